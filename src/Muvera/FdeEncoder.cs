@@ -1,0 +1,725 @@
+// Copyright (c) Muvera contributors. Licensed under the MIT License.
+
+using System;
+using System.Buffers;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
+using System.Threading.Tasks;
+using Muvera.Kernels;
+using Muvera.Serialization;
+
+namespace Muvera;
+
+/// <summary>
+/// Encodes token-vector sets into MUVERA fixed dimensional encodings (FDEs) whose dot product approximates
+/// Chamfer similarity: <c>⟨EncodeQuery(Q), EncodeDocument(P)⟩ ≈ R · Σ_q max_p ⟨q, p⟩</c>.
+/// </summary>
+/// <remarks>
+/// <para>Computes the function of the MUVERA reference implementation (google/graph-mining
+/// <c>fixed_dimensional_encoding.cc</c>): SimHash partitions with the Gray-code partition index, identity / sparse AMS
+/// inner projections, document averaging with optional fill of empty partitions, optional final Count Sketch; plus
+/// the paper's dense ±1/√d_proj projection (<see cref="FdeProjection.Dense"/>).</para>
+/// <para>Every random matrix is drawn once, in the constructor, from Muvera's versioned PRNG
+/// (<see cref="PrngVersion"/>): MT19937 with libstdc++'s distributions, so the AMS and Count Sketch matrices equal the
+/// reference build's for the same seed and the Gaussians match it to within one ulp.</para>
+/// <para>Thread safety: immutable; every method may be called concurrently. Determinism: an encoding depends only on
+/// the options, the PRNG version and the input token set. It is bit-identical across SIMD widths, CPUs, batch
+/// splits and thread counts, and independent of token order up to float rounding of the per-partition sums.</para>
+/// <para>Allocation: the span overloads allocate nothing (scratch is pooled). Cost per set of n tokens:
+/// O(n·d·R·k) for SimHash, O(n·d·R) for AMS (O(n·d·d_proj·R) dense), O(R·2^k·d_proj) to clear the output, plus
+/// O(R·2^k·n) for document fill.</para>
+/// </remarks>
+public sealed class FdeEncoder
+{
+    /// <summary>
+    /// The version of the random stream the matrices are drawn from. Version 1: MT19937 seeded with
+    /// <c>Seed + r</c>; libstdc++-compatible <c>normal_distribution&lt;float&gt;</c> (Marsaglia polar, deterministic
+    /// log), <c>uniform_int_distribution</c> (Lemire) and <c>bernoulli_distribution(0.5)</c>; matrix fill orders as the
+    /// reference. Any change to the draws bumps it, and stored encodings record it.
+    /// </summary>
+    public const int PrngVersion = 1;
+
+    private static readonly ParallelOptions s_defaultParallelOptions = new();
+
+    private readonly int _dimension;
+    private readonly int _repetitions;
+    private readonly int _hashes;
+    private readonly int _partitions;
+    private readonly int _blockDimension;
+    private readonly int _preFinalLength;
+    private readonly int _outputLength;
+    private readonly FdeProjection _projection;
+    private readonly bool _fill;
+
+    // A of the one matrix product per encode: R·k SimHash rows (row r·k + j = column j of G_r), then for the dense
+    // projection R·d_proj rows (row R·k + r·d_proj + j = column j of S_r); depth d.
+    private readonly float[] _productRows;
+    private readonly int _productRowCount;
+
+    // AMS per repetition r: input indices grouped by output column (increasing index inside a column).
+    private readonly int[] _amsOrder;
+    private readonly float[] _amsSigns;
+    private readonly int[] _amsStarts;
+
+    private readonly int[]? _sketchIndices;
+    private readonly float[]? _sketchSigns;
+
+    /// <summary>Creates an encoder and draws its random matrices from <see cref="FdeOptions.Seed"/>.</summary>
+    /// <param name="options">The encoding parameters.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
+    /// <exception cref="ArgumentException">The options are inconsistent (see <see cref="FdeOptions.Validate"/>).</exception>
+    public FdeEncoder(FdeOptions options)
+        : this(ValidateOptions(options), null)
+    {
+    }
+
+    /// <summary>Test seam: an encoder over given matrices (the golden fixtures'), or drawn ones when null.</summary>
+    internal FdeEncoder(FdeOptions options, FdeMatrices? matrices)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        matrices ??= FdeMatrices.Generate(options);
+        Options = options;
+        Matrices = matrices;
+        Identity = new FdeEncoderIdentity(options, PrngVersion);
+
+        _dimension = options.Dimension;
+        _repetitions = options.Repetitions;
+        _hashes = options.SimHashProjections;
+        _partitions = options.PartitionCount;
+        _blockDimension = options.BlockDimension;
+        _preFinalLength = (int)options.PreFinalDimension;
+        _outputLength = options.OutputDimension;
+        _projection = options.Projection;
+        _fill = options.FillEmptyPartitions && _hashes > 0;
+
+        int d = _dimension;
+        int p = _blockDimension;
+        int hashRows = _repetitions * _hashes;
+        _productRowCount = hashRows + (_projection == FdeProjection.Dense ? _repetitions * p : 0);
+        _productRows = new float[_productRowCount * d];
+        for (int r = 0; r < _repetitions && _hashes > 0; r++)
+        {
+            float[] g = matrices.SimHash![r];
+            for (int j = 0; j < _hashes; j++)
+            {
+                Span<float> row = _productRows.AsSpan(((r * _hashes) + j) * d, d);
+                for (int i = 0; i < d; i++)
+                {
+                    row[i] = g[(i * _hashes) + j];
+                }
+            }
+        }
+
+        if (_projection == FdeProjection.Dense)
+        {
+            for (int r = 0; r < _repetitions; r++)
+            {
+                float[] s = matrices.Dense![r];
+                for (int j = 0; j < p; j++)
+                {
+                    Span<float> row = _productRows.AsSpan((hashRows + (r * p) + j) * d, d);
+                    for (int i = 0; i < d; i++)
+                    {
+                        row[i] = s[(i * p) + j];
+                    }
+                }
+            }
+        }
+
+        _amsOrder = [];
+        _amsSigns = [];
+        _amsStarts = [];
+        if (_projection == FdeProjection.Ams)
+        {
+            _amsOrder = new int[_repetitions * d];
+            _amsSigns = new float[_repetitions * d];
+            _amsStarts = new int[_repetitions * (p + 1)];
+            for (int r = 0; r < _repetitions; r++)
+            {
+                // Counting sort of the input coordinates by output column; stable, so indices stay increasing.
+                int[] columns = matrices.AmsColumns![r];
+                Span<int> starts = _amsStarts.AsSpan(r * (p + 1), p + 1);
+                foreach (int column in columns)
+                {
+                    starts[column + 1]++;
+                }
+
+                for (int j = 0; j < p; j++)
+                {
+                    starts[j + 1] += starts[j];
+                }
+
+                int[] cursor = starts[..p].ToArray();
+                for (int i = 0; i < d; i++)
+                {
+                    int q = cursor[columns[i]]++;
+                    _amsOrder[(r * d) + q] = i;
+                    _amsSigns[(r * d) + q] = matrices.AmsSigns![r][i];
+                }
+            }
+        }
+
+        _sketchIndices = matrices.CountSketchIndices;
+        _sketchSigns = matrices.CountSketchSigns;
+    }
+
+    /// <summary>The options this encoder was built with.</summary>
+    public FdeOptions Options { get; }
+
+    /// <summary>What a stored index records to refuse a different encoder later: the options and <see cref="PrngVersion"/>.</summary>
+    public FdeEncoderIdentity Identity { get; }
+
+    /// <summary>The token dimension d.</summary>
+    public int Dimension => _dimension;
+
+    /// <summary>The length of every encoding (see <see cref="FdeOptions.OutputDimension"/>).</summary>
+    public int OutputDimension => _outputLength;
+
+    internal FdeMatrices Matrices { get; }
+
+    /// <summary>Encodes a query: the sum of its projected tokens per partition, never filled.</summary>
+    /// <param name="tokens">The query's token vectors, row-major; length a multiple of <see cref="Dimension"/> (may be empty).</param>
+    /// <param name="destination">Receives the encoding; at least <see cref="OutputDimension"/> long.</param>
+    /// <returns>The number of floats written, <see cref="OutputDimension"/>.</returns>
+    /// <exception cref="ArgumentException">Ragged length, a NaN/∞ value, or a short destination.</exception>
+    /// <remarks>An empty query encodes to zeros. Allocates nothing.</remarks>
+    public int EncodeQuery(ReadOnlySpan<float> tokens, Span<float> destination)
+    {
+        ValidateInput(tokens, nameof(tokens), destination, nameof(destination));
+        Encode(tokens, destination, document: false, SimdDispatch.Preferred);
+        return _outputLength;
+    }
+
+    /// <summary>Encodes a document: the mean of its projected tokens per partition; empty partitions are filled
+    /// when <see cref="FdeOptions.FillEmptyPartitions"/> is set.</summary>
+    /// <param name="tokens">The document's token vectors, row-major; length a multiple of <see cref="Dimension"/> (may be empty).</param>
+    /// <param name="destination">Receives the encoding; at least <see cref="OutputDimension"/> long.</param>
+    /// <returns>The number of floats written, <see cref="OutputDimension"/>.</returns>
+    /// <exception cref="ArgumentException">Ragged length, a NaN/∞ value, or a short destination.</exception>
+    /// <remarks>An empty document encodes to zeros (there is no token to fill with). Allocates nothing.</remarks>
+    public int EncodeDocument(ReadOnlySpan<float> tokens, Span<float> destination)
+    {
+        ValidateInput(tokens, nameof(tokens), destination, nameof(destination));
+        Encode(tokens, destination, document: true, SimdDispatch.Preferred);
+        return _outputLength;
+    }
+
+    /// <summary>Encodes a query (see <see cref="EncodeQuery(ReadOnlySpan{float}, Span{float})"/>).</summary>
+    /// <param name="query">The query's token vectors.</param>
+    /// <param name="destination">Receives the encoding; at least <see cref="OutputDimension"/> long.</param>
+    /// <returns>The number of floats written.</returns>
+    /// <exception cref="ArgumentException">Dimension mismatch, a NaN/∞ value, or a short destination.</exception>
+    public int EncodeQuery(ReadOnlyMultiVector query, Span<float> destination)
+    {
+        CheckDimension(query, nameof(query));
+        return EncodeQuery(query.Span, destination);
+    }
+
+    /// <summary>Encodes a document (see <see cref="EncodeDocument(ReadOnlySpan{float}, Span{float})"/>).</summary>
+    /// <param name="document">The document's token vectors.</param>
+    /// <param name="destination">Receives the encoding; at least <see cref="OutputDimension"/> long.</param>
+    /// <returns>The number of floats written.</returns>
+    /// <exception cref="ArgumentException">Dimension mismatch, a NaN/∞ value, or a short destination.</exception>
+    public int EncodeDocument(ReadOnlyMultiVector document, Span<float> destination)
+    {
+        CheckDimension(document, nameof(document));
+        return EncodeDocument(document.Span, destination);
+    }
+
+    /// <summary>Encodes a query into a new array of <see cref="OutputDimension"/> floats.</summary>
+    /// <param name="query">The query's token vectors.</param>
+    /// <returns>The encoding.</returns>
+    /// <exception cref="ArgumentException">Dimension mismatch or a NaN/∞ value.</exception>
+    public float[] EncodeQuery(ReadOnlyMultiVector query)
+    {
+        float[] result = new float[_outputLength];
+        EncodeQuery(query, result);
+        return result;
+    }
+
+    /// <summary>Encodes a document into a new array of <see cref="OutputDimension"/> floats.</summary>
+    /// <param name="document">The document's token vectors.</param>
+    /// <returns>The encoding.</returns>
+    /// <exception cref="ArgumentException">Dimension mismatch or a NaN/∞ value.</exception>
+    public float[] EncodeDocument(ReadOnlyMultiVector document)
+    {
+        float[] result = new float[_outputLength];
+        EncodeDocument(document, result);
+        return result;
+    }
+
+    /// <summary>
+    /// Encodes many queries given as one ragged token matrix into one contiguous output, in parallel on all cores.
+    /// </summary>
+    /// <param name="tokens">All queries' token vectors, row-major, query after query.</param>
+    /// <param name="tokenCounts">The number of tokens of each query (zero allowed).</param>
+    /// <param name="destination">Receives query i's encoding at <c>[i·OutputDimension, (i+1)·OutputDimension)</c>.</param>
+    /// <exception cref="ArgumentException">Counts that do not add up to the token rows, a negative count, a NaN/∞ value,
+    /// or a short destination; the message names the item.</exception>
+    /// <remarks>Bit-identical to encoding each query alone, whatever the thread count.</remarks>
+    public void EncodeQueries(ReadOnlySpan<float> tokens, ReadOnlySpan<int> tokenCounts, Span<float> destination) =>
+        EncodeBatch(tokens, tokenCounts, destination, document: false, s_defaultParallelOptions);
+
+    /// <summary>Encodes many queries given as one ragged token matrix, with explicit parallelism and cancellation.</summary>
+    /// <param name="tokens">All queries' token vectors, row-major, query after query.</param>
+    /// <param name="tokenCounts">The number of tokens of each query (zero allowed).</param>
+    /// <param name="destination">Receives query i's encoding at <c>[i·OutputDimension, (i+1)·OutputDimension)</c>.</param>
+    /// <param name="parallelOptions">The thread limit and cancellation token; a cancelled call leaves
+    /// <paramref name="destination"/> partly written and throws <see cref="OperationCanceledException"/>.</param>
+    /// <exception cref="ArgumentException">Counts that do not add up to the token rows, a negative count, a NaN/∞ value,
+    /// or a short destination; the message names the item.</exception>
+    /// <remarks>Bit-identical to encoding each query alone, whatever the thread count.</remarks>
+    public void EncodeQueries(ReadOnlySpan<float> tokens, ReadOnlySpan<int> tokenCounts, Span<float> destination,
+        ParallelOptions parallelOptions) =>
+        EncodeBatch(tokens, tokenCounts, destination, document: false, parallelOptions);
+
+    /// <summary>
+    /// Encodes many documents given as one ragged token matrix into one contiguous output, in parallel on all cores.
+    /// </summary>
+    /// <param name="tokens">All documents' token vectors, row-major, document after document.</param>
+    /// <param name="tokenCounts">The number of tokens of each document (zero allowed).</param>
+    /// <param name="destination">Receives document i's encoding at <c>[i·OutputDimension, (i+1)·OutputDimension)</c>.</param>
+    /// <exception cref="ArgumentException">Counts that do not add up to the token rows, a negative count, a NaN/∞ value,
+    /// or a short destination; the message names the item.</exception>
+    /// <remarks>Bit-identical to encoding each document alone, whatever the thread count.</remarks>
+    public void EncodeDocuments(ReadOnlySpan<float> tokens, ReadOnlySpan<int> tokenCounts, Span<float> destination) =>
+        EncodeBatch(tokens, tokenCounts, destination, document: true, s_defaultParallelOptions);
+
+    /// <summary>Encodes many documents given as one ragged token matrix, with explicit parallelism and cancellation.</summary>
+    /// <param name="tokens">All documents' token vectors, row-major, document after document.</param>
+    /// <param name="tokenCounts">The number of tokens of each document (zero allowed).</param>
+    /// <param name="destination">Receives document i's encoding at <c>[i·OutputDimension, (i+1)·OutputDimension)</c>.</param>
+    /// <param name="parallelOptions">The thread limit and cancellation token; a cancelled call leaves
+    /// <paramref name="destination"/> partly written and throws <see cref="OperationCanceledException"/>.</param>
+    /// <exception cref="ArgumentException">Counts that do not add up to the token rows, a negative count, a NaN/∞ value,
+    /// or a short destination; the message names the item.</exception>
+    /// <remarks>Bit-identical to encoding each document alone, whatever the thread count.</remarks>
+    public void EncodeDocuments(ReadOnlySpan<float> tokens, ReadOnlySpan<int> tokenCounts, Span<float> destination,
+        ParallelOptions parallelOptions) =>
+        EncodeBatch(tokens, tokenCounts, destination, document: true, parallelOptions);
+
+    /// <summary>Encodes many documents into one new row-major array (document i at row i), in parallel on all cores.</summary>
+    /// <param name="documents">The documents.</param>
+    /// <returns><c>documents.Count × OutputDimension</c> floats.</returns>
+    /// <exception cref="ArgumentException">A document with another dimension or a NaN/∞ value; the message names it.</exception>
+    public float[] EncodeDocuments(IReadOnlyList<ReadOnlyMultiVector> documents) =>
+        EncodeList(documents, nameof(documents), document: true, s_defaultParallelOptions);
+
+    /// <summary>Encodes many documents into one new row-major array, with explicit parallelism and cancellation.</summary>
+    /// <param name="documents">The documents.</param>
+    /// <param name="parallelOptions">The thread limit and cancellation token.</param>
+    /// <returns><c>documents.Count × OutputDimension</c> floats.</returns>
+    /// <exception cref="ArgumentException">A document with another dimension or a NaN/∞ value; the message names it.</exception>
+    public float[] EncodeDocuments(IReadOnlyList<ReadOnlyMultiVector> documents, ParallelOptions parallelOptions) =>
+        EncodeList(documents, nameof(documents), document: true, parallelOptions);
+
+    /// <summary>Encodes many queries into one new row-major array (query i at row i), in parallel on all cores.</summary>
+    /// <param name="queries">The queries.</param>
+    /// <returns><c>queries.Count × OutputDimension</c> floats.</returns>
+    /// <exception cref="ArgumentException">A query with another dimension or a NaN/∞ value; the message names it.</exception>
+    public float[] EncodeQueries(IReadOnlyList<ReadOnlyMultiVector> queries) =>
+        EncodeList(queries, nameof(queries), document: false, s_defaultParallelOptions);
+
+    /// <summary>Encodes many queries into one new row-major array, with explicit parallelism and cancellation.</summary>
+    /// <param name="queries">The queries.</param>
+    /// <param name="parallelOptions">The thread limit and cancellation token.</param>
+    /// <returns><c>queries.Count × OutputDimension</c> floats.</returns>
+    /// <exception cref="ArgumentException">A query with another dimension or a NaN/∞ value; the message names it.</exception>
+    public float[] EncodeQueries(IReadOnlyList<ReadOnlyMultiVector> queries, ParallelOptions parallelOptions) =>
+        EncodeList(queries, nameof(queries), document: false, parallelOptions);
+
+    /// <summary>Encodes without validation at a chosen SIMD width (tests call every width).</summary>
+    internal void Encode(ReadOnlySpan<float> tokens, Span<float> destination, bool document, SimdWidth width)
+    {
+        switch (width)
+        {
+            case SimdWidth.Vector512:
+                Encode<Lanes512, Vector512<float>>(tokens, destination, document);
+                break;
+            case SimdWidth.Vector256:
+                Encode<Lanes256, Vector256<float>>(tokens, destination, document);
+                break;
+            case SimdWidth.Vector128:
+                Encode<Lanes128, Vector128<float>>(tokens, destination, document);
+                break;
+            default:
+                Encode<LanesScalar, float>(tokens, destination, document);
+                break;
+        }
+    }
+
+    /// <summary>Test seam: the partition id of every token in every repetition (<c>ids[r·n + t]</c>).</summary>
+    internal void ComputePartitionIds(ReadOnlySpan<float> tokens, Span<int> ids, SimdWidth width)
+    {
+        int n = tokens.Length / _dimension;
+        Debug.Assert(ids.Length >= _repetitions * n);
+        int columns = FdeKernels.PadColumns(n);
+        if (_hashes == 0 || n == 0)
+        {
+            ids[..(_repetitions * n)].Clear();
+            return;
+        }
+
+        float[] transposed = new float[_dimension * columns];
+        float[] product = new float[_productRowCount * columns];
+        int[] rowIds = new int[columns];
+        FdeKernels.Transpose(tokens, n, _dimension, transposed, columns);
+        switch (width)
+        {
+            case SimdWidth.Vector512:
+                FdeKernels.MultiplyTransposed<Lanes512, Vector512<float>>(_productRows, _productRowCount, _dimension, transposed, columns, product);
+                break;
+            case SimdWidth.Vector256:
+                FdeKernels.MultiplyTransposed<Lanes256, Vector256<float>>(_productRows, _productRowCount, _dimension, transposed, columns, product);
+                break;
+            case SimdWidth.Vector128:
+                FdeKernels.MultiplyTransposed<Lanes128, Vector128<float>>(_productRows, _productRowCount, _dimension, transposed, columns, product);
+                break;
+            default:
+                FdeKernels.MultiplyTransposed<LanesScalar, float>(_productRows, _productRowCount, _dimension, transposed, columns, product);
+                break;
+        }
+
+        for (int r = 0; r < _repetitions; r++)
+        {
+            FdeKernels.GrayCodeIds<LanesScalar, float>(product.AsSpan(r * _hashes * columns), _hashes, columns, rowIds);
+            rowIds.AsSpan(0, n).CopyTo(ids.Slice(r * n, n));
+        }
+    }
+
+    /// <summary>The shared core: sidedness only decides averaging and fill.</summary>
+    internal void EncodeCore(ReadOnlySpan<float> tokens, Span<float> destination, bool document, bool fill, SimdWidth width)
+    {
+        if (!document && fill)
+        {
+            ThrowHelper.ThrowArgument(
+                "fillEmptyPartitions is true for a query: a filled query partition would count a token several times " +
+                "(the reference rejects it too); fill applies to documents only.", nameof(fill));
+        }
+
+        Encode(tokens, destination, document, width);
+    }
+
+    private static FdeOptions ValidateOptions(FdeOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        return options;
+    }
+
+    private void CheckDimension(ReadOnlyMultiVector tokens, string paramName)
+    {
+        if (tokens.Dimension != _dimension && !(tokens.Dimension == 0 && tokens.Values.IsEmpty))
+        {
+            ThrowHelper.ThrowDimensionMismatch(paramName, tokens.Dimension, _dimension);
+        }
+    }
+
+    private void ValidateInput(ReadOnlySpan<float> tokens, string tokensName, Span<float> destination, string destinationName)
+    {
+        if (tokens.Length % _dimension != 0)
+        {
+            ThrowHelper.ThrowRaggedLength(tokensName, tokens.Length, _dimension);
+        }
+
+        if (destination.Length < _outputLength)
+        {
+            ThrowHelper.ThrowDestinationTooShort(destinationName, destination.Length, _outputLength);
+        }
+
+        if (HasNonFinite(tokens))
+        {
+            ThrowHelper.ThrowNonFinite(tokensName, tokens, _dimension);
+        }
+    }
+
+    private static bool HasNonFinite(ReadOnlySpan<float> values) => SimdDispatch.Preferred switch
+    {
+        SimdWidth.Vector512 => FdeKernels.HasNonFinite<Lanes512, Vector512<float>>(values),
+        SimdWidth.Vector256 => FdeKernels.HasNonFinite<Lanes256, Vector256<float>>(values),
+        SimdWidth.Vector128 => FdeKernels.HasNonFinite<Lanes128, Vector128<float>>(values),
+        _ => FdeKernels.HasNonFinite<LanesScalar, float>(values),
+    };
+
+    private void EncodeBatch(ReadOnlySpan<float> tokens, ReadOnlySpan<int> tokenCounts, Span<float> destination,
+        bool document, ParallelOptions parallelOptions)
+    {
+        ArgumentNullException.ThrowIfNull(parallelOptions);
+
+        long rows = 0;
+        for (int i = 0; i < tokenCounts.Length; i++)
+        {
+            if (tokenCounts[i] < 0)
+            {
+                ThrowHelper.ThrowArgumentOutOfRange(nameof(tokenCounts), tokenCounts[i], $"tokenCounts[{i}] is {tokenCounts[i]}; counts must be non-negative.");
+            }
+
+            rows += tokenCounts[i];
+        }
+
+        if (rows * _dimension != tokens.Length)
+        {
+            ThrowHelper.ThrowArgument(
+                $"tokenCounts add up to {rows} tokens × dimension {_dimension} = {rows * _dimension} floats, but tokens has length {tokens.Length}.",
+                nameof(tokenCounts));
+        }
+
+        long required = (long)tokenCounts.Length * _outputLength;
+        if (destination.Length < required)
+        {
+            ThrowHelper.ThrowArgument(
+                $"destination length {destination.Length} is shorter than {tokenCounts.Length} items × output dimension {_outputLength} = {required}.",
+                nameof(destination));
+        }
+
+        if (HasNonFinite(tokens))
+        {
+            int index = 0;
+            while (float.IsFinite(tokens[index]))
+            {
+                index++;
+            }
+
+            int row = index / _dimension;
+            int item = 0;
+            while (row >= tokenCounts[item])
+            {
+                row -= tokenCounts[item++];
+            }
+
+            ThrowHelper.ThrowArgument(
+                $"tokens holds a non-finite value {tokens[index]} in item {item}, token {row}, coordinate {index % _dimension}; token vectors must be finite.",
+                nameof(tokens));
+        }
+
+        long[] offsets = new long[tokenCounts.Length + 1];
+        for (int i = 0; i < tokenCounts.Length; i++)
+        {
+            offsets[i + 1] = offsets[i] + ((long)tokenCounts[i] * _dimension);
+        }
+
+        SimdWidth width = SimdDispatch.Preferred;
+        ParallelBatch.Run(tokens, offsets, destination, _outputLength, parallelOptions,
+            (item, output) => Encode(item, output, document, width));
+    }
+
+    private float[] EncodeList(IReadOnlyList<ReadOnlyMultiVector> items, string paramName, bool document,
+        ParallelOptions parallelOptions)
+    {
+        ArgumentNullException.ThrowIfNull(items, paramName);
+        ArgumentNullException.ThrowIfNull(parallelOptions);
+        for (int i = 0; i < items.Count; i++)
+        {
+            ReadOnlyMultiVector item = items[i];
+            if (item.Dimension != _dimension && !item.Values.IsEmpty)
+            {
+                ThrowHelper.ThrowArgument($"{paramName}[{i}] has token dimension {item.Dimension}, but the encoder's dimension is {_dimension}.", paramName);
+            }
+
+            if (HasNonFinite(item.Span))
+            {
+                ThrowHelper.ThrowNonFinite($"{paramName}[{i}]", item.Span, _dimension);
+            }
+        }
+
+        float[] result = new float[(long)items.Count * _outputLength];
+        SimdWidth width = SimdDispatch.Preferred;
+        Parallel.For(0, items.Count, parallelOptions, i =>
+            Encode(items[i].Span, result.AsSpan(i * _outputLength, _outputLength), document, width));
+        return result;
+    }
+
+    private void Encode<TLanes, TVec>(ReadOnlySpan<float> tokens, Span<float> destination, bool document)
+        where TLanes : struct, ILanes<TVec>
+        where TVec : struct
+    {
+        Debug.Assert(tokens.Length % _dimension == 0 && destination.Length >= _outputLength);
+        int n = tokens.Length / _dimension;
+        int d = _dimension;
+        int p = _blockDimension;
+        int columns = FdeKernels.PadColumns(n);
+        bool needsTransposed = _productRowCount > 0 || _projection == FdeProjection.Ams;
+
+        float[]? transposedArray = null;
+        float[]? productArray = null;
+        float[]? projectedArray = null;
+        float[]? preFinalArray = null;
+        int[] idArray = ArrayPool<int>.Shared.Rent(Math.Max(columns, 1));
+        int[] countArray = ArrayPool<int>.Shared.Rent(_partitions);
+        try
+        {
+            Span<float> pre = _sketchIndices is null
+                ? destination[.._preFinalLength]
+                : (preFinalArray = ArrayPool<float>.Shared.Rent(_preFinalLength)).AsSpan(0, _preFinalLength);
+            pre.Clear();
+
+            if (n > 0)
+            {
+                Span<float> transposed = default;
+                if (needsTransposed)
+                {
+                    transposedArray = ArrayPool<float>.Shared.Rent(d * columns);
+                    transposed = transposedArray.AsSpan(0, d * columns);
+                    FdeKernels.Transpose(tokens, n, d, transposed, columns);
+                }
+
+                Span<float> product = default;
+                if (_productRowCount > 0)
+                {
+                    productArray = ArrayPool<float>.Shared.Rent(_productRowCount * columns);
+                    product = productArray.AsSpan(0, _productRowCount * columns);
+                    FdeKernels.MultiplyTransposed<TLanes, TVec>(_productRows, _productRowCount, d, transposed, columns, product);
+                }
+
+                Span<float> projected = default;
+                if (_projection == FdeProjection.Ams)
+                {
+                    projectedArray = ArrayPool<float>.Shared.Rent(p * columns);
+                    projected = projectedArray.AsSpan(0, p * columns);
+                }
+
+                Span<int> ids = idArray.AsSpan(0, columns);
+                Span<int> counts = countArray.AsSpan(0, _partitions);
+                int blockLength = _partitions * p;
+                for (int r = 0; r < _repetitions; r++)
+                {
+                    if (_hashes > 0)
+                    {
+                        FdeKernels.GrayCodeIds<TLanes, TVec>(product.Slice(r * _hashes * columns, _hashes * columns), _hashes, columns, ids);
+                    }
+                    else
+                    {
+                        ids.Clear();
+                    }
+
+                    // Yᵀ of this repetition (d_proj rows × columns); the identity reads the token rows directly.
+                    ReadOnlySpan<float> yt = default;
+                    if (_projection == FdeProjection.Ams)
+                    {
+                        FdeKernels.SparseProject<TLanes, TVec>(transposed, columns, _amsOrder.AsSpan(r * d, d), _amsSigns.AsSpan(r * d, d),
+                            _amsStarts.AsSpan(r * (p + 1), p + 1), p, projected);
+                        yt = projected;
+                    }
+                    else if (_projection == FdeProjection.Dense)
+                    {
+                        yt = product.Slice(((_repetitions * _hashes) + (r * p)) * columns, p * columns);
+                    }
+
+                    Span<float> blocks = pre.Slice(r * blockLength, blockLength);
+                    counts.Clear();
+                    for (int t = 0; t < n; t++)
+                    {
+                        int b = ids[t];
+                        counts[b]++;
+                        Span<float> block = blocks.Slice(b * p, p);
+                        if (_projection == FdeProjection.Identity)
+                        {
+                            TensorPrimitives.Add(block, tokens.Slice(t * d, d), block);
+                        }
+                        else
+                        {
+                            for (int j = 0; j < p; j++)
+                            {
+                                block[j] += yt[(j * columns) + t];
+                            }
+                        }
+                    }
+
+                    if (document)
+                    {
+                        FinishDocumentBlocks(tokens, n, columns, ids, counts, yt, blocks);
+                    }
+                }
+            }
+
+            if (_sketchIndices is not null)
+            {
+                ApplyCountSketch(pre, destination[.._outputLength]);
+            }
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(idArray);
+            ArrayPool<int>.Shared.Return(countArray);
+            ReturnIfRented(transposedArray);
+            ReturnIfRented(productArray);
+            ReturnIfRented(projectedArray);
+            ReturnIfRented(preFinalArray);
+        }
+    }
+
+    private static void ReturnIfRented(float[]? array)
+    {
+        if (array is not null)
+        {
+            ArrayPool<float>.Shared.Return(array);
+        }
+    }
+
+    // Averages the non-empty blocks; fills the empty ones (documents with fill) with the projected token whose
+    // SimHash bits (its id's Gray code) are nearest to the partition's bits, ties to the lowest token index.
+    private void FinishDocumentBlocks(ReadOnlySpan<float> tokens, int n, int columns, ReadOnlySpan<int> ids,
+        ReadOnlySpan<int> counts, ReadOnlySpan<float> yt, Span<float> blocks)
+    {
+        int p = _blockDimension;
+        for (int b = 0; b < _partitions; b++)
+        {
+            Span<float> block = blocks.Slice(b * p, p);
+            if (counts[b] > 0)
+            {
+                if (counts[b] > 1)
+                {
+                    TensorPrimitives.Divide(block, counts[b], block);
+                }
+            }
+            else if (_fill)
+            {
+                int target = b ^ (b >> 1);
+                int best = 0;
+                int bestDistance = int.MaxValue;
+                for (int t = 0; t < n; t++)
+                {
+                    int distance = BitOperations.PopCount((uint)(ids[t] ^ (ids[t] >> 1) ^ target));
+                    if (distance < bestDistance)
+                    {
+                        bestDistance = distance;
+                        best = t;
+                    }
+                }
+
+                if (_projection == FdeProjection.Identity)
+                {
+                    tokens.Slice(best * _dimension, _dimension).CopyTo(block);
+                }
+                else
+                {
+                    for (int j = 0; j < p; j++)
+                    {
+                        block[j] = yt[(j * columns) + best];
+                    }
+                }
+            }
+        }
+    }
+
+    // final[index[i]] += sign[i] · pre[i] in increasing i (the reference's order). Skipping exact zeros changes
+    // nothing: the sum starts at +0 and x + (±0) = x for every x reached.
+    private void ApplyCountSketch(ReadOnlySpan<float> pre, Span<float> destination)
+    {
+        destination.Clear();
+        int[] indices = _sketchIndices!;
+        float[] signs = _sketchSigns!;
+        for (int i = 0; i < pre.Length; i++)
+        {
+            float value = pre[i];
+            if (value != 0f)
+            {
+                destination[indices[i]] += signs[i] * value;
+            }
+        }
+    }
+}

@@ -1,0 +1,226 @@
+// Copyright (c) Muvera contributors. Licensed under the MIT License.
+
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Muvera.Kernels;
+
+/// <summary>
+/// One SIMD width as a type, so a kernel is written once (generic over <typeparamref name="TVec"/>) and the JIT
+/// specialises it per width: <see cref="Lanes512"/> → <see cref="Lanes256"/> → <see cref="Lanes128"/> →
+/// <see cref="LanesScalar"/>. Every operation is lane-wise, so a kernel that puts independent outputs in lanes
+/// (tokens, in the FDE kernels) performs the same IEEE operations per output at every width: results are
+/// bit-identical across widths and CPUs.
+/// </summary>
+internal interface ILanes<TVec>
+    where TVec : struct
+{
+    /// <summary>Whether this width runs in hardware here (a software fallback would still be correct).</summary>
+    static abstract bool IsHardwareAccelerated { get; }
+
+    /// <summary>Floats per vector.</summary>
+    static abstract int Count { get; }
+
+    static abstract TVec Zero { get; }
+
+    static abstract TVec Broadcast(float value);
+
+    static abstract TVec Load(ref float source, nuint offset);
+
+    static abstract void Store(TVec value, ref float destination, nuint offset);
+
+    static abstract TVec Add(TVec left, TVec right);
+
+    static abstract TVec Subtract(TVec left, TVec right);
+
+    /// <summary>Fused <c>a·b + c</c> with one rounding (also where emulated), like <see cref="MathF.FusedMultiplyAdd"/>.</summary>
+    static abstract TVec MultiplyAdd(TVec a, TVec b, TVec c);
+
+    static abstract bool IsAllZero(TVec value);
+
+    /// <summary>
+    /// SimHash partition ids of <see cref="Count"/> tokens: row j (at <c>sketch + j·stride</c>) holds hyperplane j's
+    /// sketch per token; bit j is <c>sketch &gt; 0</c> with hyperplane 0 the most significant, read as a Gray code
+    /// (out_j = b_1 ⊕ … ⊕ b_j, id = Σ out_j·2^(k−j)), as the reference's <c>SimHashPartitionIndex</c>.
+    /// </summary>
+    static abstract void GrayCodeIds(ref float sketch, nuint stride, int k, ref int destination);
+}
+
+internal readonly struct Lanes512 : ILanes<Vector512<float>>
+{
+    public static bool IsHardwareAccelerated => Vector512.IsHardwareAccelerated;
+
+    public static int Count => Vector512<float>.Count;
+
+    public static Vector512<float> Zero => Vector512<float>.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Broadcast(float value) => Vector512.Create(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load(ref float source, nuint offset) => Vector512.LoadUnsafe(ref source, offset);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector512<float> value, ref float destination, nuint offset) => value.StoreUnsafe(ref destination, offset);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Add(Vector512<float> left, Vector512<float> right) => left + right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Subtract(Vector512<float> left, Vector512<float> right) => left - right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> MultiplyAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool IsAllZero(Vector512<float> value) => Vector512.EqualsAll(value, Vector512<float>.Zero);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void GrayCodeIds(ref float sketch, nuint stride, int k, ref int destination)
+    {
+        Vector512<int> prefix = Vector512<int>.Zero;
+        Vector512<int> id = Vector512<int>.Zero;
+        for (int j = 0; j < k; j++)
+        {
+            // GreaterThan gives -1 in a lane whose bit is set; prefix holds -(b_1 ⊕ … ⊕ b_j), so id·2 − prefix appends it.
+            prefix ^= Vector512.GreaterThan(Vector512.LoadUnsafe(ref sketch, (nuint)j * stride), Vector512<float>.Zero).AsInt32();
+            id = (id + id) - prefix;
+        }
+
+        id.StoreUnsafe(ref destination);
+    }
+}
+
+internal readonly struct Lanes256 : ILanes<Vector256<float>>
+{
+    public static bool IsHardwareAccelerated => Vector256.IsHardwareAccelerated;
+
+    public static int Count => Vector256<float>.Count;
+
+    public static Vector256<float> Zero => Vector256<float>.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Broadcast(float value) => Vector256.Create(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load(ref float source, nuint offset) => Vector256.LoadUnsafe(ref source, offset);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector256<float> value, ref float destination, nuint offset) => value.StoreUnsafe(ref destination, offset);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Add(Vector256<float> left, Vector256<float> right) => left + right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Subtract(Vector256<float> left, Vector256<float> right) => left - right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> MultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool IsAllZero(Vector256<float> value) => Vector256.EqualsAll(value, Vector256<float>.Zero);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void GrayCodeIds(ref float sketch, nuint stride, int k, ref int destination)
+    {
+        Vector256<int> prefix = Vector256<int>.Zero;
+        Vector256<int> id = Vector256<int>.Zero;
+        for (int j = 0; j < k; j++)
+        {
+            prefix ^= Vector256.GreaterThan(Vector256.LoadUnsafe(ref sketch, (nuint)j * stride), Vector256<float>.Zero).AsInt32();
+            id = (id + id) - prefix;
+        }
+
+        id.StoreUnsafe(ref destination);
+    }
+}
+
+internal readonly struct Lanes128 : ILanes<Vector128<float>>
+{
+    public static bool IsHardwareAccelerated => Vector128.IsHardwareAccelerated;
+
+    public static int Count => Vector128<float>.Count;
+
+    public static Vector128<float> Zero => Vector128<float>.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Broadcast(float value) => Vector128.Create(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Load(ref float source, nuint offset) => Vector128.LoadUnsafe(ref source, offset);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector128<float> value, ref float destination, nuint offset) => value.StoreUnsafe(ref destination, offset);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Add(Vector128<float> left, Vector128<float> right) => left + right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Subtract(Vector128<float> left, Vector128<float> right) => left - right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> MultiplyAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.FusedMultiplyAdd(a, b, c);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool IsAllZero(Vector128<float> value) => Vector128.EqualsAll(value, Vector128<float>.Zero);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void GrayCodeIds(ref float sketch, nuint stride, int k, ref int destination)
+    {
+        Vector128<int> prefix = Vector128<int>.Zero;
+        Vector128<int> id = Vector128<int>.Zero;
+        for (int j = 0; j < k; j++)
+        {
+            prefix ^= Vector128.GreaterThan(Vector128.LoadUnsafe(ref sketch, (nuint)j * stride), Vector128<float>.Zero).AsInt32();
+            id = (id + id) - prefix;
+        }
+
+        id.StoreUnsafe(ref destination);
+    }
+}
+
+/// <summary>The scalar twin: one float per "vector"; the reference every wider path must equal bit for bit.</summary>
+internal readonly struct LanesScalar : ILanes<float>
+{
+    public static bool IsHardwareAccelerated => true;
+
+    public static int Count => 1;
+
+    public static float Zero => 0f;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Broadcast(float value) => value;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Load(ref float source, nuint offset) => Unsafe.Add(ref source, offset);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(float value, ref float destination, nuint offset) => Unsafe.Add(ref destination, offset) = value;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Add(float left, float right) => left + right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Subtract(float left, float right) => left - right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MultiplyAdd(float a, float b, float c) => MathF.FusedMultiplyAdd(a, b, c);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool IsAllZero(float value) => value == 0f;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void GrayCodeIds(ref float sketch, nuint stride, int k, ref int destination)
+    {
+        int prefix = 0;
+        int id = 0;
+        for (int j = 0; j < k; j++)
+        {
+            prefix ^= Unsafe.Add(ref sketch, (nuint)j * stride) > 0f ? 1 : 0;
+            id = (id << 1) | prefix;
+        }
+
+        destination = id;
+    }
+}
