@@ -5,7 +5,6 @@ using System.Buffers;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Numerics;
-using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 using System.Threading.Tasks;
 using Muvera.Kernels;
@@ -59,10 +58,11 @@ public sealed class FdeEncoder
     private readonly float[] _productRows;
     private readonly int _productRowCount;
 
-    // AMS per repetition r: input indices grouped by output column (increasing index inside a column).
+    // AMS per repetition r (at r·_amsStride): input indices grouped by output column, padded (see the constructor).
     private readonly int[] _amsOrder;
     private readonly float[] _amsSigns;
     private readonly int[] _amsStarts;
+    private readonly int _amsStride;
 
     private readonly int[]? _sketchIndices;
     private readonly float[]? _sketchSigns;
@@ -133,32 +133,39 @@ public sealed class FdeEncoder
         _amsOrder = [];
         _amsSigns = [];
         _amsStarts = [];
+        _amsStride = 0;
         if (_projection == FdeProjection.Ams)
         {
-            _amsOrder = new int[_repetitions * d];
-            _amsSigns = new float[_repetitions * d];
+            // Per repetition: the input coordinates grouped by output column (a stable counting sort, so indices
+            // increase inside a column), each column padded with sign-0 members to a multiple of 4 (see
+            // FdeKernels.SparseProject); at most d + 3·d_proj entries per repetition.
+            _amsStride = d + (3 * p);
+            _amsOrder = new int[_repetitions * _amsStride];
+            _amsSigns = new float[_repetitions * _amsStride];
             _amsStarts = new int[_repetitions * (p + 1)];
+            int[] sizes = new int[p];
+            int[] cursor = new int[p];
             for (int r = 0; r < _repetitions; r++)
             {
-                // Counting sort of the input coordinates by output column; stable, so indices stay increasing.
                 int[] columns = matrices.AmsColumns![r];
-                Span<int> starts = _amsStarts.AsSpan(r * (p + 1), p + 1);
+                Array.Clear(sizes);
                 foreach (int column in columns)
                 {
-                    starts[column + 1]++;
+                    sizes[column]++;
                 }
 
+                Span<int> starts = _amsStarts.AsSpan(r * (p + 1), p + 1);
                 for (int j = 0; j < p; j++)
                 {
-                    starts[j + 1] += starts[j];
+                    starts[j + 1] = starts[j] + ((sizes[j] + 3) & ~3);
+                    cursor[j] = starts[j];
                 }
 
-                int[] cursor = starts[..p].ToArray();
                 for (int i = 0; i < d; i++)
                 {
                     int q = cursor[columns[i]]++;
-                    _amsOrder[(r * d) + q] = i;
-                    _amsSigns[(r * d) + q] = matrices.AmsSigns![r][i];
+                    _amsOrder[(r * _amsStride) + q] = i;
+                    _amsSigns[(r * _amsStride) + q] = matrices.AmsSigns![r][i];
                 }
             }
         }
@@ -367,7 +374,7 @@ public sealed class FdeEncoder
         float[] transposed = new float[_dimension * columns];
         float[] product = new float[_productRowCount * columns];
         int[] rowIds = new int[columns];
-        FdeKernels.Transpose(tokens, n, _dimension, transposed, columns);
+        FdeKernels.Transpose<LanesScalar, float>(tokens, n, _dimension, transposed, columns);
         switch (width)
         {
             case SimdWidth.Vector512:
@@ -564,7 +571,7 @@ public sealed class FdeEncoder
                 {
                     transposedArray = ArrayPool<float>.Shared.Rent(d * columns);
                     transposed = transposedArray.AsSpan(0, d * columns);
-                    FdeKernels.Transpose(tokens, n, d, transposed, columns);
+                    FdeKernels.Transpose<TLanes, TVec>(tokens, n, d, transposed, columns);
                 }
 
                 Span<float> product = default;
@@ -575,11 +582,14 @@ public sealed class FdeEncoder
                     FdeKernels.MultiplyTransposed<TLanes, TVec>(_productRows, _productRowCount, d, transposed, columns, product);
                 }
 
+                // AMS: Yᵀ (d_proj × columns), then for every projection Y (columns × d_proj), in one rented buffer.
                 Span<float> projected = default;
-                if (_projection == FdeProjection.Ams)
+                Span<float> projectedRows = default;
+                if (_projection != FdeProjection.Identity)
                 {
-                    projectedArray = ArrayPool<float>.Shared.Rent(p * columns);
+                    projectedArray = ArrayPool<float>.Shared.Rent(2 * p * columns);
                     projected = projectedArray.AsSpan(0, p * columns);
+                    projectedRows = projectedArray.AsSpan(p * columns, p * columns);
                 }
 
                 Span<int> ids = idArray.AsSpan(0, columns);
@@ -596,42 +606,33 @@ public sealed class FdeEncoder
                         ids.Clear();
                     }
 
-                    // Yᵀ of this repetition (d_proj rows × columns); the identity reads the token rows directly.
-                    ReadOnlySpan<float> yt = default;
-                    if (_projection == FdeProjection.Ams)
+                    // The projected tokens as rows (n × d_proj); the identity reads the token rows directly.
+                    ReadOnlySpan<float> rows = tokens;
+                    if (_projection != FdeProjection.Identity)
                     {
-                        FdeKernels.SparseProject<TLanes, TVec>(transposed, columns, _amsOrder.AsSpan(r * d, d), _amsSigns.AsSpan(r * d, d),
-                            _amsStarts.AsSpan(r * (p + 1), p + 1), p, projected);
-                        yt = projected;
-                    }
-                    else if (_projection == FdeProjection.Dense)
-                    {
-                        yt = product.Slice(((_repetitions * _hashes) + (r * p)) * columns, p * columns);
+                        ReadOnlySpan<float> yt;
+                        if (_projection == FdeProjection.Ams)
+                        {
+                            FdeKernels.SparseProject<TLanes, TVec>(transposed, columns, _amsOrder.AsSpan(r * _amsStride, _amsStride), _amsSigns.AsSpan(r * _amsStride, _amsStride),
+                                _amsStarts.AsSpan(r * (p + 1), p + 1), p, projected);
+                            yt = projected;
+                        }
+                        else
+                        {
+                            yt = product.Slice(((_repetitions * _hashes) + (r * p)) * columns, p * columns);
+                        }
+
+                        FdeKernels.TransposeToRows<TLanes, TVec>(yt, p, columns, n, projectedRows);
+                        rows = projectedRows;
                     }
 
                     Span<float> blocks = pre.Slice(r * blockLength, blockLength);
                     counts.Clear();
-                    for (int t = 0; t < n; t++)
-                    {
-                        int b = ids[t];
-                        counts[b]++;
-                        Span<float> block = blocks.Slice(b * p, p);
-                        if (_projection == FdeProjection.Identity)
-                        {
-                            TensorPrimitives.Add(block, tokens.Slice(t * d, d), block);
-                        }
-                        else
-                        {
-                            for (int j = 0; j < p; j++)
-                            {
-                                block[j] += yt[(j * columns) + t];
-                            }
-                        }
-                    }
+                    FdeKernels.AccumulateRows<TLanes, TVec>(rows, p, ids, n, blocks, counts);
 
                     if (document)
                     {
-                        FinishDocumentBlocks(tokens, n, columns, ids, counts, yt, blocks);
+                        FinishDocumentBlocks<TLanes, TVec>(rows, n, ids, counts, blocks);
                     }
                 }
             }
@@ -662,8 +663,10 @@ public sealed class FdeEncoder
 
     // Averages the non-empty blocks; fills the empty ones (documents with fill) with the projected token whose
     // SimHash bits (its id's Gray code) are nearest to the partition's bits, ties to the lowest token index.
-    private void FinishDocumentBlocks(ReadOnlySpan<float> tokens, int n, int columns, ReadOnlySpan<int> ids,
-        ReadOnlySpan<int> counts, ReadOnlySpan<float> yt, Span<float> blocks)
+    private void FinishDocumentBlocks<TLanes, TVec>(ReadOnlySpan<float> rows, int n, ReadOnlySpan<int> ids,
+        ReadOnlySpan<int> counts, Span<float> blocks)
+        where TLanes : struct, ILanes<TVec>
+        where TVec : struct
     {
         int p = _blockDimension;
         for (int b = 0; b < _partitions; b++)
@@ -673,7 +676,7 @@ public sealed class FdeEncoder
             {
                 if (counts[b] > 1)
                 {
-                    TensorPrimitives.Divide(block, counts[b], block);
+                    FdeKernels.Divide<TLanes, TVec>(block, counts[b]);
                 }
             }
             else if (_fill)
@@ -691,17 +694,7 @@ public sealed class FdeEncoder
                     }
                 }
 
-                if (_projection == FdeProjection.Identity)
-                {
-                    tokens.Slice(best * _dimension, _dimension).CopyTo(block);
-                }
-                else
-                {
-                    for (int j = 0; j < p; j++)
-                    {
-                        block[j] = yt[(j * columns) + best];
-                    }
-                }
+                rows.Slice(best * p, p).CopyTo(block);
             }
         }
     }

@@ -1,7 +1,7 @@
 // Copyright (c) Muvera contributors. Licensed under the MIT License.
 
 using System;
-using Muvera.Random;
+using Muvera.Prng;
 
 namespace Muvera;
 

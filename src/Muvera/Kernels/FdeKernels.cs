@@ -4,6 +4,8 @@ using System;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Muvera.Kernels;
 
@@ -52,38 +54,34 @@ internal static class FdeKernels
     }
 
     /// <summary>Writes Xᵀ: row i holds coordinate i of tokens 0..n−1, then zeros up to <paramref name="columns"/>.</summary>
-    public static void Transpose(ReadOnlySpan<float> tokens, int count, int dimension, Span<float> transposed, int columns)
+    /// <remarks>Whole vectors of tokens are gathered (stride d); the last partial vector and the padding are scalar.</remarks>
+    public static unsafe void Transpose<TLanes, TVec>(ReadOnlySpan<float> tokens, int count, int dimension, Span<float> transposed, int columns)
+        where TLanes : struct, ILanes<TVec>
+        where TVec : struct
     {
         Debug.Assert(tokens.Length == count * dimension && transposed.Length >= dimension * columns && columns >= count);
-        ref float source = ref MemoryMarshal.GetReference(tokens);
-        ref float destination = ref MemoryMarshal.GetReference(transposed);
-
-        // Blocks of 8 tokens keep the reads of 8 source rows and the writes of each destination row in cache lines.
-        int t0 = 0;
-        for (; t0 + 8 <= count; t0 += 8)
+        int w = TLanes.Count;
+        int whole = count - (count % w);
+        fixed (float* source = tokens)
+        fixed (float* destination = transposed)
         {
             for (int i = 0; i < dimension; i++)
             {
-                ref float row = ref Unsafe.Add(ref destination, (i * columns) + t0);
-                ref float column = ref Unsafe.Add(ref source, (t0 * dimension) + i);
-                for (int t = 0; t < 8; t++)
+                float* row = destination + ((nint)i * columns);
+                for (int t = 0; t < whole; t += w)
                 {
-                    Unsafe.Add(ref row, t) = Unsafe.Add(ref column, t * dimension);
+                    TLanes.Store(TLanes.GatherStrided(source + ((nint)t * dimension) + i, dimension), ref *row, (nuint)t);
                 }
-            }
-        }
 
-        for (int i = 0; i < dimension; i++)
-        {
-            ref float row = ref Unsafe.Add(ref destination, i * columns);
-            for (int t = t0; t < count; t++)
-            {
-                Unsafe.Add(ref row, t) = Unsafe.Add(ref source, (t * dimension) + i);
-            }
+                for (int t = whole; t < count; t++)
+                {
+                    row[t] = source[((nint)t * dimension) + i];
+                }
 
-            for (int t = count; t < columns; t++)
-            {
-                Unsafe.Add(ref row, t) = 0f;
+                for (int t = count; t < columns; t++)
+                {
+                    row[t] = 0f;
+                }
             }
         }
     }
@@ -94,8 +92,8 @@ internal static class FdeKernels
     /// </summary>
     /// <remarks>
     /// Register tile: 4 rows of A (broadcast) × 4 vectors of B = 16 accumulators, one fused multiply-add chain per
-    /// output over depth 0..depth−1 in order (so equal to the scalar twin bit for bit). Column remainder: 4 × 1
-    /// vectors; row remainder: 1 × 1.
+    /// output over depth 0..depth−1 in order (so equal to the scalar twin bit for bit). Column remainder (fewer than
+    /// 4 vectors): 8 × 1 then 4 × 1 tiles, so that 8 chains hide the FMA latency; row remainder: 1 × 1.
     /// </remarks>
     public static void MultiplyTransposed<TLanes, TVec>(
         ReadOnlySpan<float> a, int rows, int depth, ReadOnlySpan<float> b, int columns, Span<float> c)
@@ -176,25 +174,44 @@ internal static class FdeKernels
                 TLanes.Store(s32, ref rc, o + (2 * wn));
                 TLanes.Store(s33, ref rc, o + (3 * wn));
             }
+        }
 
-            for (; col < columns; col += w)
+        // Column remainder (fewer than 4 vectors): 8 rows × 1 vector keeps 8 independent chains in flight, then 4 × 1.
+        int tailStart = columns - (columns % (4 * w));
+        int tailRows = rows - (rows % 4);
+        if (tailStart < columns)
+        {
+            int r = 0;
+            for (; r + 8 <= tailRows; r += 8)
             {
-                TVec s0 = TLanes.Zero, s1 = TLanes.Zero, s2 = TLanes.Zero, s3 = TLanes.Zero;
-                nuint offset = (nuint)col;
-                for (int kk = 0; kk < depth; kk++, offset += ldb)
-                {
-                    TVec b0 = TLanes.Load(ref rb, offset);
-                    s0 = TLanes.MultiplyAdd(TLanes.Broadcast(Unsafe.Add(ref a0, kk)), b0, s0);
-                    s1 = TLanes.MultiplyAdd(TLanes.Broadcast(Unsafe.Add(ref a1, kk)), b0, s1);
-                    s2 = TLanes.MultiplyAdd(TLanes.Broadcast(Unsafe.Add(ref a2, kk)), b0, s2);
-                    s3 = TLanes.MultiplyAdd(TLanes.Broadcast(Unsafe.Add(ref a3, kk)), b0, s3);
-                }
+                MultiplyTail8<TLanes, TVec>(ref Unsafe.Add(ref ra, r * depth), depth, ref rb, ldb, ref Unsafe.Add(ref rc, r * columns), columns, tailStart);
+            }
 
-                nuint o = c0 + (nuint)col;
-                TLanes.Store(s0, ref rc, o);
-                TLanes.Store(s1, ref rc, o + (nuint)columns);
-                TLanes.Store(s2, ref rc, o + (2 * (nuint)columns));
-                TLanes.Store(s3, ref rc, o + (3 * (nuint)columns));
+            for (; r < tailRows; r += 4)
+            {
+                ref float a0 = ref Unsafe.Add(ref ra, r * depth);
+                ref float a1 = ref Unsafe.Add(ref a0, depth);
+                ref float a2 = ref Unsafe.Add(ref a1, depth);
+                ref float a3 = ref Unsafe.Add(ref a2, depth);
+                for (int col = tailStart; col < columns; col += w)
+                {
+                    TVec s0 = TLanes.Zero, s1 = TLanes.Zero, s2 = TLanes.Zero, s3 = TLanes.Zero;
+                    nuint offset = (nuint)col;
+                    for (int kk = 0; kk < depth; kk++, offset += ldb)
+                    {
+                        TVec b0 = TLanes.Load(ref rb, offset);
+                        s0 = TLanes.MultiplyAdd(TLanes.Broadcast(Unsafe.Add(ref a0, kk)), b0, s0);
+                        s1 = TLanes.MultiplyAdd(TLanes.Broadcast(Unsafe.Add(ref a1, kk)), b0, s1);
+                        s2 = TLanes.MultiplyAdd(TLanes.Broadcast(Unsafe.Add(ref a2, kk)), b0, s2);
+                        s3 = TLanes.MultiplyAdd(TLanes.Broadcast(Unsafe.Add(ref a3, kk)), b0, s3);
+                    }
+
+                    nuint o = (nuint)((r * columns) + col);
+                    TLanes.Store(s0, ref rc, o);
+                    TLanes.Store(s1, ref rc, o + (nuint)columns);
+                    TLanes.Store(s2, ref rc, o + (2 * (nuint)columns));
+                    TLanes.Store(s3, ref rc, o + (3 * (nuint)columns));
+                }
             }
         }
 
@@ -215,6 +232,50 @@ internal static class FdeKernels
         }
     }
 
+    // 8 rows × 1 vector of C for the column remainder [tailStart, columns).
+    private static void MultiplyTail8<TLanes, TVec>(ref float a0, int depth, ref float rb, nuint ldb, ref float c0, int columns, int tailStart)
+        where TLanes : struct, ILanes<TVec>
+        where TVec : struct
+    {
+        int w = TLanes.Count;
+        ref float a1 = ref Unsafe.Add(ref a0, depth);
+        ref float a2 = ref Unsafe.Add(ref a1, depth);
+        ref float a3 = ref Unsafe.Add(ref a2, depth);
+        ref float a4 = ref Unsafe.Add(ref a3, depth);
+        ref float a5 = ref Unsafe.Add(ref a4, depth);
+        ref float a6 = ref Unsafe.Add(ref a5, depth);
+        ref float a7 = ref Unsafe.Add(ref a6, depth);
+        for (int col = tailStart; col < columns; col += w)
+        {
+            TVec s0 = TLanes.Zero, s1 = TLanes.Zero, s2 = TLanes.Zero, s3 = TLanes.Zero;
+            TVec s4 = TLanes.Zero, s5 = TLanes.Zero, s6 = TLanes.Zero, s7 = TLanes.Zero;
+            nuint offset = (nuint)col;
+            for (int kk = 0; kk < depth; kk++, offset += ldb)
+            {
+                TVec b0 = TLanes.Load(ref rb, offset);
+                s0 = TLanes.MultiplyAdd(TLanes.Broadcast(Unsafe.Add(ref a0, kk)), b0, s0);
+                s1 = TLanes.MultiplyAdd(TLanes.Broadcast(Unsafe.Add(ref a1, kk)), b0, s1);
+                s2 = TLanes.MultiplyAdd(TLanes.Broadcast(Unsafe.Add(ref a2, kk)), b0, s2);
+                s3 = TLanes.MultiplyAdd(TLanes.Broadcast(Unsafe.Add(ref a3, kk)), b0, s3);
+                s4 = TLanes.MultiplyAdd(TLanes.Broadcast(Unsafe.Add(ref a4, kk)), b0, s4);
+                s5 = TLanes.MultiplyAdd(TLanes.Broadcast(Unsafe.Add(ref a5, kk)), b0, s5);
+                s6 = TLanes.MultiplyAdd(TLanes.Broadcast(Unsafe.Add(ref a6, kk)), b0, s6);
+                s7 = TLanes.MultiplyAdd(TLanes.Broadcast(Unsafe.Add(ref a7, kk)), b0, s7);
+            }
+
+            nuint o = (nuint)col;
+            nuint ldc = (nuint)columns;
+            TLanes.Store(s0, ref c0, o);
+            TLanes.Store(s1, ref c0, o + ldc);
+            TLanes.Store(s2, ref c0, o + (2 * ldc));
+            TLanes.Store(s3, ref c0, o + (3 * ldc));
+            TLanes.Store(s4, ref c0, o + (4 * ldc));
+            TLanes.Store(s5, ref c0, o + (5 * ldc));
+            TLanes.Store(s6, ref c0, o + (6 * ldc));
+            TLanes.Store(s7, ref c0, o + (7 * ldc));
+        }
+    }
+
     /// <summary>Partition ids of <paramref name="columns"/> tokens from k sketch rows (see <see cref="ILanes{TVec}.GrayCodeIds"/>).</summary>
     public static void GrayCodeIds<TLanes, TVec>(ReadOnlySpan<float> sketchRows, int k, int columns, Span<int> ids)
         where TLanes : struct, ILanes<TVec>
@@ -232,11 +293,15 @@ internal static class FdeKernels
     /// <summary>
     /// Yᵀ = Sᵀ·Xᵀ for a sparse sketch S with one ±1 per input row (the reference's AMS matrix), given as the input
     /// indices of each output column in increasing order (<paramref name="order"/>, delimited by
-    /// <paramref name="starts"/>) with their signs.
+    /// <paramref name="starts"/>) with their signs, each column padded to a multiple of 4 members with sign 0.
     /// </summary>
     /// <remarks>
-    /// Output j, token t = Σ over inputs i of column j (increasing i) of sign_i·Xᵀ[i, t], accumulated as fused
-    /// ±1·x + acc, which is exactly acc ± x: the same operations at every width. Tile: 4 vectors of tokens.
+    /// Output j, token t = (P0 + P1) + (P2 + P3), where Pm sums sign_i·Xᵀ[i, t] over the members of column j whose
+    /// position in the column is m mod 4; each Pm is a chain of fused ±1·x + acc, i.e. exactly acc ± x. Four chains
+    /// hide the add latency that bounds this loop, and the split is the same at every width, so every width gives
+    /// the same bits. The sign-0 padding adds +0 or −0 to a sum that starts at +0, which changes no value, and
+    /// removes the remainder branches (they mispredicted, segment lengths being random). Tile: 4 vectors of tokens
+    /// (16 chains), then single vectors (4 chains).
     /// </remarks>
     public static void SparseProject<TLanes, TVec>(
         ReadOnlySpan<float> transposed, int columns, ReadOnlySpan<int> order, ReadOnlySpan<float> signs,
@@ -245,45 +310,291 @@ internal static class FdeKernels
         where TVec : struct
     {
         Debug.Assert(columns % ColumnAlignment == 0 && starts.Length >= outputs + 1 && projected.Length >= outputs * columns);
+        Debug.Assert(order.Length == signs.Length && order.Length >= starts[outputs]);
         int w = TLanes.Count;
         ref float rx = ref MemoryMarshal.GetReference(transposed);
         ref float ry = ref MemoryMarshal.GetReference(projected);
+        ref int ro = ref MemoryMarshal.GetReference(order);
+        ref float rs = ref MemoryMarshal.GetReference(signs);
         for (int j = 0; j < outputs; j++)
         {
             int begin = starts[j];
             int end = starts[j + 1];
+            Debug.Assert((end - begin) % 4 == 0);
             nuint rowOffset = (nuint)(j * columns);
             int col = 0;
             for (; col + (4 * w) <= columns; col += 4 * w)
             {
-                TVec s0 = TLanes.Zero, s1 = TLanes.Zero, s2 = TLanes.Zero, s3 = TLanes.Zero;
-                for (int q = begin; q < end; q++)
-                {
-                    TVec sign = TLanes.Broadcast(signs[q]);
-                    nuint offset = (nuint)((order[q] * columns) + col);
-                    s0 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset), s0);
-                    s1 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset + (nuint)w), s1);
-                    s2 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset + (nuint)(2 * w)), s2);
-                    s3 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset + (nuint)(3 * w)), s3);
-                }
-
+                SparseColumnSum4<TLanes, TVec>(ref rx, columns, col, ref ro, ref rs, begin, end, out TVec y0, out TVec y1, out TVec y2, out TVec y3);
                 nuint o = rowOffset + (nuint)col;
-                TLanes.Store(s0, ref ry, o);
-                TLanes.Store(s1, ref ry, o + (nuint)w);
-                TLanes.Store(s2, ref ry, o + (nuint)(2 * w));
-                TLanes.Store(s3, ref ry, o + (nuint)(3 * w));
+                TLanes.Store(y0, ref ry, o);
+                TLanes.Store(y1, ref ry, o + (nuint)w);
+                TLanes.Store(y2, ref ry, o + (nuint)(2 * w));
+                TLanes.Store(y3, ref ry, o + (nuint)(3 * w));
             }
 
             for (; col < columns; col += w)
             {
-                TVec s0 = TLanes.Zero;
-                for (int q = begin; q < end; q++)
+                TVec p0 = TLanes.Zero, p1 = TLanes.Zero, p2 = TLanes.Zero, p3 = TLanes.Zero;
+                for (int q = begin; q < end; q += 4)
                 {
-                    s0 = TLanes.MultiplyAdd(TLanes.Broadcast(signs[q]), TLanes.Load(ref rx, (nuint)((order[q] * columns) + col)), s0);
+                    p0 = SignedAdd<TLanes, TVec>(ref rx, columns, col, ref ro, ref rs, q, p0);
+                    p1 = SignedAdd<TLanes, TVec>(ref rx, columns, col, ref ro, ref rs, q + 1, p1);
+                    p2 = SignedAdd<TLanes, TVec>(ref rx, columns, col, ref ro, ref rs, q + 2, p2);
+                    p3 = SignedAdd<TLanes, TVec>(ref rx, columns, col, ref ro, ref rs, q + 3, p3);
                 }
 
-                TLanes.Store(s0, ref ry, rowOffset + (nuint)col);
+                TLanes.Store(TLanes.Add(TLanes.Add(p0, p1), TLanes.Add(p2, p3)), ref ry, rowOffset + (nuint)col);
             }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec SignedAdd<TLanes, TVec>(ref float rx, int columns, int col, ref int ro, ref float rs, int q, TVec accumulator)
+        where TLanes : struct, ILanes<TVec>
+        where TVec : struct =>
+        TLanes.MultiplyAdd(TLanes.Broadcast(Unsafe.Add(ref rs, q)), TLanes.Load(ref rx, (nuint)((Unsafe.Add(ref ro, q) * columns) + col)), accumulator);
+
+    // acc_v += sign_q · Xᵀ[order_q, col + v·w] for the four vectors v of a tile.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate4<TLanes, TVec>(ref float rx, int columns, int col, ref int ro, ref float rs, int q,
+        ref TVec s0, ref TVec s1, ref TVec s2, ref TVec s3)
+        where TLanes : struct, ILanes<TVec>
+        where TVec : struct
+    {
+        int w = TLanes.Count;
+        TVec sign = TLanes.Broadcast(Unsafe.Add(ref rs, q));
+        nuint offset = (nuint)((Unsafe.Add(ref ro, q) * columns) + col);
+        s0 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset), s0);
+        s1 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset + (nuint)w), s1);
+        s2 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset + (nuint)(2 * w)), s2);
+        s3 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset + (nuint)(3 * w)), s3);
+    }
+
+    // Four vectors of tokens of one output column, as four interleaved partial sums each (see SparseProject).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SparseColumnSum4<TLanes, TVec>(ref float rx, int columns, int col, ref int ro, ref float rs, int begin, int end,
+        out TVec y0, out TVec y1, out TVec y2, out TVec y3)
+        where TLanes : struct, ILanes<TVec>
+        where TVec : struct
+    {
+        TVec a0 = TLanes.Zero, a1 = TLanes.Zero, a2 = TLanes.Zero, a3 = TLanes.Zero;
+        TVec b0 = TLanes.Zero, b1 = TLanes.Zero, b2 = TLanes.Zero, b3 = TLanes.Zero;
+        TVec c0 = TLanes.Zero, c1 = TLanes.Zero, c2 = TLanes.Zero, c3 = TLanes.Zero;
+        TVec d0 = TLanes.Zero, d1 = TLanes.Zero, d2 = TLanes.Zero, d3 = TLanes.Zero;
+        for (int q = begin; q < end; q += 4)
+        {
+            Accumulate4<TLanes, TVec>(ref rx, columns, col, ref ro, ref rs, q, ref a0, ref a1, ref a2, ref a3);
+            Accumulate4<TLanes, TVec>(ref rx, columns, col, ref ro, ref rs, q + 1, ref b0, ref b1, ref b2, ref b3);
+            Accumulate4<TLanes, TVec>(ref rx, columns, col, ref ro, ref rs, q + 2, ref c0, ref c1, ref c2, ref c3);
+            Accumulate4<TLanes, TVec>(ref rx, columns, col, ref ro, ref rs, q + 3, ref d0, ref d1, ref d2, ref d3);
+        }
+
+        y0 = TLanes.Add(TLanes.Add(a0, b0), TLanes.Add(c0, d0));
+        y1 = TLanes.Add(TLanes.Add(a1, b1), TLanes.Add(c1, d1));
+        y2 = TLanes.Add(TLanes.Add(a2, b2), TLanes.Add(c2, d2));
+        y3 = TLanes.Add(TLanes.Add(a3, b3), TLanes.Add(c3, d3));
+    }
+
+    /// <summary>
+    /// Y = (Yᵀ)ᵀ for the first <paramref name="count"/> tokens: row t of <paramref name="rows"/> (length
+    /// <paramref name="outputs"/>) receives column t of <paramref name="transposed"/> (outputs × columns).
+    /// </summary>
+    /// <remarks>A data move (bit-exact): 16 × 16 in-register transposes with AVX-512 when the 512-bit path runs and
+    /// the block dimension is a multiple of 16; a strided gather per vector otherwise.</remarks>
+    public static unsafe void TransposeToRows<TLanes, TVec>(ReadOnlySpan<float> transposed, int outputs, int columns, int count, Span<float> rows)
+        where TLanes : struct, ILanes<TVec>
+        where TVec : struct
+    {
+        Debug.Assert(transposed.Length >= outputs * columns && rows.Length >= count * outputs && count <= columns);
+        fixed (float* source = transposed)
+        fixed (float* destination = rows)
+        {
+            if (typeof(TVec) == typeof(Vector512<float>) && Avx512F.IsSupported && outputs % 16 == 0)
+            {
+                // Whole 16-token groups: the padding columns exist (columns is a multiple of 16); their rows are not stored.
+                for (int t0 = 0; t0 < count; t0 += 16)
+                {
+                    for (int j0 = 0; j0 < outputs; j0 += 16)
+                    {
+                        Transpose16x16(source + ((nint)j0 * columns) + t0, columns, destination + ((nint)t0 * outputs) + j0, outputs, Math.Min(16, count - t0));
+                    }
+                }
+
+                return;
+            }
+
+            int w = TLanes.Count;
+            for (int t = 0; t < count; t++)
+            {
+                float* column = source + t;
+                float* row = destination + ((nint)t * outputs);
+                int j = 0;
+                for (; j + w <= outputs; j += w)
+                {
+                    TLanes.Store(TLanes.GatherStrided(column + ((nint)j * columns), columns), ref row[j], 0);
+                }
+
+                for (; j < outputs; j++)
+                {
+                    row[j] = column[(nint)j * columns];
+                }
+            }
+        }
+    }
+
+    // Reads a 16 × 16 tile (rows of stride sourceStride) and writes the first rowCount rows of its transpose (stride
+    // destinationStride): 32-bit unpacks, 64-bit unpacks, then two rounds of 128-bit lane shuffles.
+    private static unsafe void Transpose16x16(float* source, int sourceStride, float* destination, int destinationStride, int rowCount)
+    {
+        Vector512<float> r0 = Avx512F.LoadVector512(source);
+        Vector512<float> r1 = Avx512F.LoadVector512(source + sourceStride);
+        Vector512<float> r2 = Avx512F.LoadVector512(source + (2 * sourceStride));
+        Vector512<float> r3 = Avx512F.LoadVector512(source + (3 * sourceStride));
+        Vector512<float> r4 = Avx512F.LoadVector512(source + (4 * sourceStride));
+        Vector512<float> r5 = Avx512F.LoadVector512(source + (5 * sourceStride));
+        Vector512<float> r6 = Avx512F.LoadVector512(source + (6 * sourceStride));
+        Vector512<float> r7 = Avx512F.LoadVector512(source + (7 * sourceStride));
+        Vector512<float> r8 = Avx512F.LoadVector512(source + (8 * sourceStride));
+        Vector512<float> r9 = Avx512F.LoadVector512(source + (9 * sourceStride));
+        Vector512<float> r10 = Avx512F.LoadVector512(source + (10 * sourceStride));
+        Vector512<float> r11 = Avx512F.LoadVector512(source + (11 * sourceStride));
+        Vector512<float> r12 = Avx512F.LoadVector512(source + (12 * sourceStride));
+        Vector512<float> r13 = Avx512F.LoadVector512(source + (13 * sourceStride));
+        Vector512<float> r14 = Avx512F.LoadVector512(source + (14 * sourceStride));
+        Vector512<float> r15 = Avx512F.LoadVector512(source + (15 * sourceStride));
+
+        Vector512<float> t0 = Avx512F.UnpackLow(r0, r1), t1 = Avx512F.UnpackHigh(r0, r1);
+        Vector512<float> t2 = Avx512F.UnpackLow(r2, r3), t3 = Avx512F.UnpackHigh(r2, r3);
+        Vector512<float> t4 = Avx512F.UnpackLow(r4, r5), t5 = Avx512F.UnpackHigh(r4, r5);
+        Vector512<float> t6 = Avx512F.UnpackLow(r6, r7), t7 = Avx512F.UnpackHigh(r6, r7);
+        Vector512<float> t8 = Avx512F.UnpackLow(r8, r9), t9 = Avx512F.UnpackHigh(r8, r9);
+        Vector512<float> t10 = Avx512F.UnpackLow(r10, r11), t11 = Avx512F.UnpackHigh(r10, r11);
+        Vector512<float> t12 = Avx512F.UnpackLow(r12, r13), t13 = Avx512F.UnpackHigh(r12, r13);
+        Vector512<float> t14 = Avx512F.UnpackLow(r14, r15), t15 = Avx512F.UnpackHigh(r14, r15);
+
+        r0 = UnpackLow64(t0, t2);
+        r1 = UnpackHigh64(t0, t2);
+        r2 = UnpackLow64(t1, t3);
+        r3 = UnpackHigh64(t1, t3);
+        r4 = UnpackLow64(t4, t6);
+        r5 = UnpackHigh64(t4, t6);
+        r6 = UnpackLow64(t5, t7);
+        r7 = UnpackHigh64(t5, t7);
+        r8 = UnpackLow64(t8, t10);
+        r9 = UnpackHigh64(t8, t10);
+        r10 = UnpackLow64(t9, t11);
+        r11 = UnpackHigh64(t9, t11);
+        r12 = UnpackLow64(t12, t14);
+        r13 = UnpackHigh64(t12, t14);
+        r14 = UnpackLow64(t13, t15);
+        r15 = UnpackHigh64(t13, t15);
+
+        t0 = Avx512F.Shuffle4x128(r0, r4, 0x88);
+        t1 = Avx512F.Shuffle4x128(r1, r5, 0x88);
+        t2 = Avx512F.Shuffle4x128(r2, r6, 0x88);
+        t3 = Avx512F.Shuffle4x128(r3, r7, 0x88);
+        t4 = Avx512F.Shuffle4x128(r0, r4, 0xDD);
+        t5 = Avx512F.Shuffle4x128(r1, r5, 0xDD);
+        t6 = Avx512F.Shuffle4x128(r2, r6, 0xDD);
+        t7 = Avx512F.Shuffle4x128(r3, r7, 0xDD);
+        t8 = Avx512F.Shuffle4x128(r8, r12, 0x88);
+        t9 = Avx512F.Shuffle4x128(r9, r13, 0x88);
+        t10 = Avx512F.Shuffle4x128(r10, r14, 0x88);
+        t11 = Avx512F.Shuffle4x128(r11, r15, 0x88);
+        t12 = Avx512F.Shuffle4x128(r8, r12, 0xDD);
+        t13 = Avx512F.Shuffle4x128(r9, r13, 0xDD);
+        t14 = Avx512F.Shuffle4x128(r10, r14, 0xDD);
+        t15 = Avx512F.Shuffle4x128(r11, r15, 0xDD);
+
+        StoreRow(destination, destinationStride, rowCount, 0, Avx512F.Shuffle4x128(t0, t8, 0x88));
+        StoreRow(destination, destinationStride, rowCount, 1, Avx512F.Shuffle4x128(t1, t9, 0x88));
+        StoreRow(destination, destinationStride, rowCount, 2, Avx512F.Shuffle4x128(t2, t10, 0x88));
+        StoreRow(destination, destinationStride, rowCount, 3, Avx512F.Shuffle4x128(t3, t11, 0x88));
+        StoreRow(destination, destinationStride, rowCount, 4, Avx512F.Shuffle4x128(t4, t12, 0x88));
+        StoreRow(destination, destinationStride, rowCount, 5, Avx512F.Shuffle4x128(t5, t13, 0x88));
+        StoreRow(destination, destinationStride, rowCount, 6, Avx512F.Shuffle4x128(t6, t14, 0x88));
+        StoreRow(destination, destinationStride, rowCount, 7, Avx512F.Shuffle4x128(t7, t15, 0x88));
+        StoreRow(destination, destinationStride, rowCount, 8, Avx512F.Shuffle4x128(t0, t8, 0xDD));
+        StoreRow(destination, destinationStride, rowCount, 9, Avx512F.Shuffle4x128(t1, t9, 0xDD));
+        StoreRow(destination, destinationStride, rowCount, 10, Avx512F.Shuffle4x128(t2, t10, 0xDD));
+        StoreRow(destination, destinationStride, rowCount, 11, Avx512F.Shuffle4x128(t3, t11, 0xDD));
+        StoreRow(destination, destinationStride, rowCount, 12, Avx512F.Shuffle4x128(t4, t12, 0xDD));
+        StoreRow(destination, destinationStride, rowCount, 13, Avx512F.Shuffle4x128(t5, t13, 0xDD));
+        StoreRow(destination, destinationStride, rowCount, 14, Avx512F.Shuffle4x128(t6, t14, 0xDD));
+        StoreRow(destination, destinationStride, rowCount, 15, Avx512F.Shuffle4x128(t7, t15, 0xDD));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void StoreRow(float* destination, int stride, int rowCount, int row, Vector512<float> value)
+    {
+        if (row < rowCount)
+        {
+            Avx512F.Store(destination + ((nint)row * stride), value);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> UnpackLow64(Vector512<float> left, Vector512<float> right) =>
+        Avx512F.UnpackLow(left.AsDouble(), right.AsDouble()).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> UnpackHigh64(Vector512<float> left, Vector512<float> right) =>
+        Avx512F.UnpackHigh(left.AsDouble(), right.AsDouble()).AsSingle();
+
+    /// <summary>
+    /// For t in 0..count−1 in order: <c>blocks[ids[t]] += rows[t]</c> (rows and blocks of length
+    /// <paramref name="length"/>) and <c>counts[ids[t]]++</c>. Sums per partition in token order, like the reference.
+    /// </summary>
+    public static void AccumulateRows<TLanes, TVec>(ReadOnlySpan<float> rows, int length, ReadOnlySpan<int> ids, int count,
+        Span<float> blocks, Span<int> counts)
+        where TLanes : struct, ILanes<TVec>
+        where TVec : struct
+    {
+        Debug.Assert(rows.Length >= count * length && ids.Length >= count);
+        int w = TLanes.Count;
+        int whole = length - (length % w);
+        ref float source = ref MemoryMarshal.GetReference(rows);
+        ref float destination = ref MemoryMarshal.GetReference(blocks);
+        ref int id = ref MemoryMarshal.GetReference(ids);
+        ref int tally = ref MemoryMarshal.GetReference(counts);
+        for (int t = 0; t < count; t++)
+        {
+            int b = Unsafe.Add(ref id, t);
+            Debug.Assert((uint)b < (uint)counts.Length && (b + 1) * length <= blocks.Length);
+            Unsafe.Add(ref tally, b)++;
+            ref float row = ref Unsafe.Add(ref source, t * length);
+            ref float block = ref Unsafe.Add(ref destination, b * length);
+            int j = 0;
+            for (; j < whole; j += w)
+            {
+                TLanes.Store(TLanes.Add(TLanes.Load(ref block, (nuint)j), TLanes.Load(ref row, (nuint)j)), ref block, (nuint)j);
+            }
+
+            for (; j < length; j++)
+            {
+                Unsafe.Add(ref block, j) += Unsafe.Add(ref row, j);
+            }
+        }
+    }
+
+    /// <summary>block[j] /= count (the reference divides; a reciprocal multiply would differ in the last bit).</summary>
+    public static void Divide<TLanes, TVec>(Span<float> block, float count)
+        where TLanes : struct, ILanes<TVec>
+        where TVec : struct
+    {
+        int w = TLanes.Count;
+        ref float destination = ref MemoryMarshal.GetReference(block);
+        TVec divisor = TLanes.Broadcast(count);
+        int j = 0;
+        for (; j + w <= block.Length; j += w)
+        {
+            TLanes.Store(TLanes.Divide(TLanes.Load(ref destination, (nuint)j), divisor), ref destination, (nuint)j);
+        }
+
+        for (; j < block.Length; j++)
+        {
+            Unsafe.Add(ref destination, j) /= count;
         }
     }
 }

@@ -3,6 +3,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Muvera.Kernels;
 
@@ -37,7 +38,12 @@ internal interface ILanes<TVec>
     /// <summary>Fused <c>a·b + c</c> with one rounding (also where emulated), like <see cref="MathF.FusedMultiplyAdd"/>.</summary>
     static abstract TVec MultiplyAdd(TVec a, TVec b, TVec c);
 
+    static abstract TVec Divide(TVec left, TVec right);
+
     static abstract bool IsAllZero(TVec value);
+
+    /// <summary>Loads <c>source[lane · stride]</c> for every lane (a hardware gather where there is one).</summary>
+    static abstract unsafe TVec GatherStrided(float* source, int stride);
 
     /// <summary>
     /// SimHash partition ids of <see cref="Count"/> tokens: row j (at <c>sketch + j·stride</c>) holds hyperplane j's
@@ -75,6 +81,28 @@ internal readonly struct Lanes512 : ILanes<Vector512<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsAllZero(Vector512<float> value) => Vector512.EqualsAll(value, Vector512<float>.Zero);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Divide(Vector512<float> left, Vector512<float> right) => left / right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector512<float> GatherStrided(float* source, int stride)
+    {
+        if (Avx2.IsSupported)
+        {
+            // .NET exposes no 512-bit gather: two 256-bit ones.
+            Vector256<int> indices = Vector256<int>.Indices * stride;
+            return Vector512.Create(Avx2.GatherVector256(source, indices, 4), Avx2.GatherVector256(source + (8 * stride), indices, 4));
+        }
+
+        Unsafe.SkipInit(out Vector512<float> result);
+        for (int lane = 0; lane < Vector512<float>.Count; lane++)
+        {
+            result = result.WithElement(lane, source[lane * stride]);
+        }
+
+        return result;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void GrayCodeIds(ref float sketch, nuint stride, int k, ref int destination)
@@ -122,6 +150,26 @@ internal readonly struct Lanes256 : ILanes<Vector256<float>>
     public static bool IsAllZero(Vector256<float> value) => Vector256.EqualsAll(value, Vector256<float>.Zero);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Divide(Vector256<float> left, Vector256<float> right) => left / right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector256<float> GatherStrided(float* source, int stride)
+    {
+        if (Avx2.IsSupported)
+        {
+            return Avx2.GatherVector256(source, Vector256<int>.Indices * stride, 4);
+        }
+
+        Unsafe.SkipInit(out Vector256<float> result);
+        for (int lane = 0; lane < Vector256<float>.Count; lane++)
+        {
+            result = result.WithElement(lane, source[lane * stride]);
+        }
+
+        return result;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void GrayCodeIds(ref float sketch, nuint stride, int k, ref int destination)
     {
         Vector256<int> prefix = Vector256<int>.Zero;
@@ -164,6 +212,26 @@ internal readonly struct Lanes128 : ILanes<Vector128<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsAllZero(Vector128<float> value) => Vector128.EqualsAll(value, Vector128<float>.Zero);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Divide(Vector128<float> left, Vector128<float> right) => left / right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector128<float> GatherStrided(float* source, int stride)
+    {
+        if (Avx2.IsSupported)
+        {
+            return Avx2.GatherVector128(source, Vector128<int>.Indices * stride, 4);
+        }
+
+        Unsafe.SkipInit(out Vector128<float> result);
+        for (int lane = 0; lane < Vector128<float>.Count; lane++)
+        {
+            result = result.WithElement(lane, source[lane * stride]);
+        }
+
+        return result;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void GrayCodeIds(ref float sketch, nuint stride, int k, ref int destination)
@@ -209,6 +277,12 @@ internal readonly struct LanesScalar : ILanes<float>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsAllZero(float value) => value == 0f;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Divide(float left, float right) => left / right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe float GatherStrided(float* source, int stride) => *source;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void GrayCodeIds(ref float sketch, nuint stride, int k, ref int destination)

@@ -3,7 +3,7 @@
 using System;
 using System.Diagnostics;
 
-namespace Muvera.Random;
+namespace Muvera.Prng;
 
 /// <summary>Transcendental functions from IEEE basic operations only, so results never depend on the C library or CPU.</summary>
 internal static class DeterministicMath

@@ -2,7 +2,7 @@
 
 using System.Diagnostics;
 
-namespace Muvera.Random;
+namespace Muvera.Prng;
 
 /// <summary>
 /// The 32-bit Mersenne Twister MT19937 (Matsumoto and Nishimura 1998), exactly as <c>std::mt19937</c>:

@@ -2,7 +2,7 @@
 
 using System;
 
-namespace Muvera.Random;
+namespace Muvera.Prng;
 
 /// <summary>
 /// Muvera's versioned random stream (<see cref="FdeEncoder.PrngVersion"/> 1): <see cref="Mt19937"/> plus the three
