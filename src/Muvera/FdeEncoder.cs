@@ -58,11 +58,7 @@ public sealed class FdeEncoder
     private readonly float[] _productRows;
     private readonly int _productRowCount;
 
-    // AMS per repetition r (at r·_amsStride): input indices grouped by output column, padded (see the constructor).
-    private readonly int[] _amsOrder;
-    private readonly float[] _amsSigns;
-    private readonly int[] _amsStarts;
-    private readonly int _amsStride;
+    private readonly AmsTable? _ams;
 
     private readonly int[]? _sketchIndices;
     private readonly float[]? _sketchSigns;
@@ -130,45 +126,7 @@ public sealed class FdeEncoder
             }
         }
 
-        _amsOrder = [];
-        _amsSigns = [];
-        _amsStarts = [];
-        _amsStride = 0;
-        if (_projection == FdeProjection.Ams)
-        {
-            // Per repetition: the input coordinates grouped by output column (a stable counting sort, so indices
-            // increase inside a column), each column padded with sign-0 members to a multiple of 4 (see
-            // FdeKernels.SparseProject); at most d + 3·d_proj entries per repetition.
-            _amsStride = d + (3 * p);
-            _amsOrder = new int[_repetitions * _amsStride];
-            _amsSigns = new float[_repetitions * _amsStride];
-            _amsStarts = new int[_repetitions * (p + 1)];
-            int[] sizes = new int[p];
-            int[] cursor = new int[p];
-            for (int r = 0; r < _repetitions; r++)
-            {
-                int[] columns = matrices.AmsColumns![r];
-                Array.Clear(sizes);
-                foreach (int column in columns)
-                {
-                    sizes[column]++;
-                }
-
-                Span<int> starts = _amsStarts.AsSpan(r * (p + 1), p + 1);
-                for (int j = 0; j < p; j++)
-                {
-                    starts[j + 1] = starts[j] + ((sizes[j] + 3) & ~3);
-                    cursor[j] = starts[j];
-                }
-
-                for (int i = 0; i < d; i++)
-                {
-                    int q = cursor[columns[i]]++;
-                    _amsOrder[(r * _amsStride) + q] = i;
-                    _amsSigns[(r * _amsStride) + q] = matrices.AmsSigns![r][i];
-                }
-            }
-        }
+        _ams = _projection == FdeProjection.Ams ? new AmsTable(matrices.AmsColumns!, matrices.AmsSigns!, d, p) : null;
 
         _sketchIndices = matrices.CountSketchIndices;
         _sketchSigns = matrices.CountSketchSigns;
@@ -613,8 +571,7 @@ public sealed class FdeEncoder
                         ReadOnlySpan<float> yt;
                         if (_projection == FdeProjection.Ams)
                         {
-                            FdeKernels.SparseProject<TLanes, TVec>(transposed, columns, _amsOrder.AsSpan(r * _amsStride, _amsStride), _amsSigns.AsSpan(r * _amsStride, _amsStride),
-                                _amsStarts.AsSpan(r * (p + 1), p + 1), p, projected);
+                            _ams!.Project<TLanes, TVec>(r, transposed, columns, projected);
                             yt = projected;
                         }
                         else
