@@ -298,21 +298,24 @@ public sealed class FdeEncoder
         EncodeList(queries, nameof(queries), document: false, parallelOptions);
 
     /// <summary>Encodes without validation at a chosen SIMD width (tests call every width).</summary>
-    internal void Encode(ReadOnlySpan<float> tokens, Span<float> destination, bool document, SimdWidth width)
+    internal void Encode(ReadOnlySpan<float> tokens, Span<float> destination, bool document, SimdWidth width) =>
+        Encode(tokens, destination, document, document && _fill, width);
+
+    private void Encode(ReadOnlySpan<float> tokens, Span<float> destination, bool document, bool fill, SimdWidth width)
     {
         switch (width)
         {
             case SimdWidth.Vector512:
-                Encode<Lanes512, Vector512<float>>(tokens, destination, document);
+                Encode<Lanes512, Vector512<float>>(tokens, destination, document, fill);
                 break;
             case SimdWidth.Vector256:
-                Encode<Lanes256, Vector256<float>>(tokens, destination, document);
+                Encode<Lanes256, Vector256<float>>(tokens, destination, document, fill);
                 break;
             case SimdWidth.Vector128:
-                Encode<Lanes128, Vector128<float>>(tokens, destination, document);
+                Encode<Lanes128, Vector128<float>>(tokens, destination, document, fill);
                 break;
             default:
-                Encode<LanesScalar, float>(tokens, destination, document);
+                Encode<LanesScalar, float>(tokens, destination, document, fill);
                 break;
         }
     }
@@ -366,7 +369,7 @@ public sealed class FdeEncoder
                 "(the reference rejects it too); fill applies to documents only.", nameof(fill));
         }
 
-        Encode(tokens, destination, document, width);
+        Encode(tokens, destination, document, fill && _hashes > 0, width);
     }
 
     private static FdeOptions ValidateOptions(FdeOptions options)
@@ -480,7 +483,7 @@ public sealed class FdeEncoder
         for (int i = 0; i < items.Count; i++)
         {
             ReadOnlyMultiVector item = items[i];
-            if (item.Dimension != _dimension && !item.Values.IsEmpty)
+            if (item.Dimension != _dimension && !(item.Dimension == 0 && item.Values.IsEmpty))
             {
                 ThrowHelper.ThrowArgument($"{paramName}[{i}] has token dimension {item.Dimension}, but the encoder's dimension is {_dimension}.", paramName);
             }
@@ -491,14 +494,22 @@ public sealed class FdeEncoder
             }
         }
 
-        float[] result = new float[(long)items.Count * _outputLength];
+        long length = (long)items.Count * _outputLength;
+        if (length > Array.MaxLength)
+        {
+            ThrowHelper.ThrowArgument(
+                $"{paramName} holds {items.Count} items × output dimension {_outputLength} = {length} floats, more than one array can hold " +
+                $"({Array.MaxLength}); encode in smaller batches or use the span overload.", paramName);
+        }
+
+        float[] result = new float[length];
         SimdWidth width = SimdDispatch.Preferred;
         Parallel.For(0, items.Count, parallelOptions, i =>
-            Encode(items[i].Span, result.AsSpan(i * _outputLength, _outputLength), document, width));
+            Encode(items[i].Span, result.AsSpan((int)((long)i * _outputLength), _outputLength), document, width));
         return result;
     }
 
-    private void Encode<TLanes, TVec>(ReadOnlySpan<float> tokens, Span<float> destination, bool document)
+    private void Encode<TLanes, TVec>(ReadOnlySpan<float> tokens, Span<float> destination, bool document, bool fill)
         where TLanes : struct, ILanes<TVec>
         where TVec : struct
     {
@@ -589,7 +600,7 @@ public sealed class FdeEncoder
 
                     if (document)
                     {
-                        FinishDocumentBlocks<TLanes, TVec>(rows, n, ids, counts, blocks);
+                        FinishDocumentBlocks<TLanes, TVec>(rows, n, ids, counts, blocks, fill);
                     }
                 }
             }
@@ -621,7 +632,7 @@ public sealed class FdeEncoder
     // Averages the non-empty blocks; fills the empty ones (documents with fill) with the projected token whose
     // SimHash bits (its id's Gray code) are nearest to the partition's bits, ties to the lowest token index.
     private void FinishDocumentBlocks<TLanes, TVec>(ReadOnlySpan<float> rows, int n, ReadOnlySpan<int> ids,
-        ReadOnlySpan<int> counts, Span<float> blocks)
+        ReadOnlySpan<int> counts, Span<float> blocks, bool fill)
         where TLanes : struct, ILanes<TVec>
         where TVec : struct
     {
@@ -636,7 +647,7 @@ public sealed class FdeEncoder
                     FdeKernels.Divide<TLanes, TVec>(block, counts[b]);
                 }
             }
-            else if (_fill)
+            else if (fill)
             {
                 int target = b ^ (b >> 1);
                 int best = 0;

@@ -77,6 +77,11 @@ public sealed record FdeEncoderIdentity(FdeOptions Options, int PrngVersion)
         }
 
         ushort flags = BinaryPrimitives.ReadUInt16LittleEndian(bytes[10..]);
+        if ((flags & ~1) != 0)
+        {
+            throw new InvalidDataException($"FDE encoder identity has unknown flag bits 0x{flags & ~1:X4}; this build knows bit 0 (fill) only.");
+        }
+
         int projectionDimension = BinaryPrimitives.ReadInt32LittleEndian(bytes[36..]);
         int finalDimension = BinaryPrimitives.ReadInt32LittleEndian(bytes[40..]);
         try
@@ -101,7 +106,11 @@ public sealed record FdeEncoderIdentity(FdeOptions Options, int PrngVersion)
         }
     }
 
-    /// <summary>Throws unless <paramref name="other"/> computes the same function as this identity.</summary>
+    /// <summary>
+    /// Throws unless <paramref name="other"/> has the same PRNG version and equal options (record equality, which is
+    /// stricter than equal functions: an identity projection with <see cref="FdeOptions.ProjectionDimension"/> null
+    /// and one with it equal to the dimension are refused as different).
+    /// </summary>
     /// <param name="other">The identity of the encoder about to be used.</param>
     /// <exception cref="InvalidDataException">The options or PRNG versions differ; the message lists both.</exception>
     public void EnsureCompatible(FdeEncoderIdentity other)

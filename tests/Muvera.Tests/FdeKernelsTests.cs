@@ -1,0 +1,423 @@
+// Copyright (c) Muvera contributors. Licensed under the MIT License.
+
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Runtime.Intrinsics;
+using Muvera.Kernels;
+using Muvera.Tests.Fixtures;
+
+namespace Muvera.Tests;
+
+/// <summary>
+/// <see cref="FdeKernels"/> at every SIMD width against double-precision or scalar references kept here, on
+/// guard-page buffers (an over-read or over-write past a span crashes the run).
+/// </summary>
+[TestFixture]
+public sealed class FdeKernelsTests
+{
+    private static readonly int[] s_depths = [1, 7, 96, 128, 130];
+
+    public static IEnumerable<int> Widths => [(int)SimdWidth.Scalar, (int)SimdWidth.Vector128, (int)SimdWidth.Vector256, (int)SimdWidth.Vector512];
+
+    public static IEnumerable<TestCaseData> WidthsAndDepths =>
+        from width in Widths
+        from depth in s_depths
+        select new TestCaseData(width, depth).SetArgDisplayNames(((SimdWidth)width).ToString(), depth.ToString());
+
+    [Test]
+    public void PadColumns_AnyCount_RoundsUpToMultipleOf16()
+    {
+        for (int n = 0; n <= 100; n++)
+        {
+            int padded = FdeKernels.PadColumns(n);
+            Assert.That(padded % FdeKernels.ColumnAlignment == 0 && padded >= n && padded - n < FdeKernels.ColumnAlignment, Is.True, $"n={n}: {padded}");
+        }
+    }
+
+    [TestCaseSource(nameof(WidthsAndDepths))]
+    public void MultiplyTransposed_AnyShape_MatchesDoubleReference(int simdWidth, int depth)
+    {
+        var width = (SimdWidth)simdWidth;
+        var random = new System.Random((simdWidth * 1000) + depth);
+        foreach (int columns in new[] { 16, 32, 80, 96 })
+        {
+            for (int rows = 1; rows <= 9; rows++)
+            {
+                using GuardedBuffer a = GuardedBuffer.From(TestVectors.Gaussian(random, rows * depth));
+                using GuardedBuffer b = GuardedBuffer.From(TestVectors.Gaussian(random, depth * columns));
+                using var c = new GuardedBuffer(rows * columns);
+                c.Span.Fill(float.NaN);
+                MultiplyTransposed(width, a.Span, rows, depth, b.Span, columns, c.Span);
+                for (int i = 0; i < rows; i++)
+                {
+                    for (int j = 0; j < columns; j++)
+                    {
+                        double sum = 0;
+                        double magnitude = 0;
+                        for (int k = 0; k < depth; k++)
+                        {
+                            double term = (double)a.Span[(i * depth) + k] * b.Span[(k * columns) + j];
+                            sum += term;
+                            magnitude += Math.Abs(term);
+                        }
+
+                        float actual = c.Span[(i * columns) + j];
+                        if (!(Math.Abs(actual - sum) <= 1e-6 * Math.Max(magnitude, 1e-30)))
+                        {
+                            Assert.Fail($"{width} rows={rows} depth={depth} columns={columns} C[{i},{j}] = {actual:R}, reference {sum:R}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    [TestCaseSource(nameof(WidthsAndDepths))]
+    public void MultiplyTransposed_EveryWidth_BitIdenticalToScalar(int simdWidth, int depth)
+    {
+        var width = (SimdWidth)simdWidth;
+        var random = new System.Random(depth);
+        foreach (int columns in new[] { 16, 32, 80, 96 })
+        {
+            for (int rows = 1; rows <= 9; rows++)
+            {
+                float[] a = TestVectors.Gaussian(random, rows * depth);
+                float[] b = TestVectors.Gaussian(random, depth * columns);
+                float[] expected = new float[rows * columns];
+                MultiplyTransposed(SimdWidth.Scalar, a, rows, depth, b, columns, expected);
+                using var c = new GuardedBuffer(rows * columns);
+                MultiplyTransposed(width, a, rows, depth, b, columns, c.Span);
+                TestVectors.AssertBitIdentical(c.Span, expected, $"{width} rows={rows} depth={depth} columns={columns}");
+            }
+        }
+    }
+
+    [TestCaseSource(nameof(WidthsAndDepths))]
+    public void Transpose_AnyCount_WritesColumnsThenZeroPadding(int simdWidth, int dimension)
+    {
+        var width = (SimdWidth)simdWidth;
+        var random = new System.Random(dimension);
+        foreach (int count in Enumerable.Range(0, 41).Append(80).Append(83))
+        {
+            foreach (int columns in new[] { FdeKernels.PadColumns(count), FdeKernels.PadColumns(count) + 16 })
+            {
+                using GuardedBuffer tokens = GuardedBuffer.From(TestVectors.Gaussian(random, count * dimension));
+                using var transposed = new GuardedBuffer(dimension * columns);
+                transposed.Span.Fill(float.NaN);
+                Transpose(width, tokens.Span, count, dimension, transposed.Span, columns);
+                for (int i = 0; i < dimension; i++)
+                {
+                    for (int t = 0; t < columns; t++)
+                    {
+                        float expected = t < count ? tokens.Span[(t * dimension) + i] : 0f;
+                        float actual = transposed.Span[(i * columns) + t];
+                        if (BitConverter.SingleToInt32Bits(actual) != BitConverter.SingleToInt32Bits(expected))
+                        {
+                            Assert.Fail($"{width} count={count} d={dimension} columns={columns}: Xᵀ[{i},{t}] = {actual:R}, expected {expected:R}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    [TestCaseSource(nameof(Widths))]
+    public void HasNonFinite_FiniteValuesOfEveryLength_ReturnsFalse(int simdWidth)
+    {
+        var width = (SimdWidth)simdWidth;
+        float[] special = [float.MaxValue, -float.MaxValue, float.Epsilon, -float.Epsilon, -0f, 0f, 1e-40f, 3.4e38f];
+        var random = new System.Random(simdWidth);
+        foreach (int length in Enumerable.Range(0, 257).Append(1031).Append((6 * 512) + 7))
+        {
+            using var buffer = new GuardedBuffer(length);
+            Span<float> values = buffer.Span;
+            for (int i = 0; i < length; i++)
+            {
+                values[i] = i % 5 == 0 ? special[random.Next(special.Length)] : (float)TestVectors.NextGaussian(random);
+            }
+
+            Assert.That(HasNonFinite(width, values), Is.False, $"{width} length {length}");
+        }
+    }
+
+    [Test]
+    public void HasNonFinite_NonFiniteAtEveryPosition_ReturnsTrue(
+        [ValueSource(nameof(Widths))] int simdWidth,
+        [Values(float.NaN, float.PositiveInfinity, float.NegativeInfinity)] float bad)
+    {
+        var width = (SimdWidth)simdWidth;
+        int[] lengths = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 100, 127, 128, 129, 255, 256, (6 * 512) + 7];
+        foreach (int length in lengths)
+        {
+            using var buffer = new GuardedBuffer(length);
+            Span<float> values = buffer.Span;
+            values.Fill(1.5f);
+            for (int position = 0; position < length; position++)
+            {
+                values[position] = bad;
+                if (!HasNonFinite(width, values))
+                {
+                    Assert.Fail($"{width}: {bad} at {position} of {length} not detected");
+                }
+
+                values[position] = -float.MaxValue;
+            }
+        }
+    }
+
+    [Test]
+    public void GrayCodeIds_AnySketch_EqualsScalarReferenceOfReferenceAlgorithm(
+        [ValueSource(nameof(Widths))] int simdWidth,
+        [Values(0, 1, 2, 3, 4, 5, 6)] int k)
+    {
+        var width = (SimdWidth)simdWidth;
+        var random = new System.Random((k * 7) + simdWidth);
+        float[] special = [0f, -0f, float.Epsilon, -float.Epsilon, 1e-30f, -1e-30f];
+        foreach (int columns in new[] { 16, 32, 80 })
+        {
+            float[] sketch = new float[k * columns];
+            for (int i = 0; i < sketch.Length; i++)
+            {
+                sketch[i] = random.Next(4) == 0 ? special[random.Next(special.Length)] : (float)TestVectors.NextGaussian(random);
+            }
+
+            using GuardedBuffer guarded = GuardedBuffer.From(sketch);
+            int[] ids = Enumerable.Repeat(-1, columns).ToArray();
+            GrayCodeIds(width, guarded.Span, k, columns, ids);
+            for (int t = 0; t < columns; t++)
+            {
+                // Reference SimHashPartitionIndex: bit j = sketch_j > 0 (hyperplane 0 most significant), read as a
+                // Gray code: out_1 = b_1, out_j = out_{j−1} XOR b_j, index = Σ out_j · 2^(k−j).
+                int expected = 0;
+                bool previous = false;
+                for (int j = 0; j < k; j++)
+                {
+                    bool bit = sketch[(j * columns) + t] > 0f;
+                    bool output = j == 0 ? bit : previous ^ bit;
+                    expected += output ? 1 << (k - 1 - j) : 0;
+                    previous = output;
+                }
+
+                Assert.That(ids[t], Is.EqualTo(expected), $"{width} k={k} columns={columns} token {t}");
+            }
+        }
+    }
+
+    [Test]
+    public void GrayCodeIds_BucketBitPattern_InvertsWithBinaryToGray([Values(1, 2, 3, 5, 8)] int k)
+    {
+        // For every bucket b, the sign pattern b XOR (b >> 1) (MSB = hyperplane 0) maps back to b.
+        const int Columns = 16;
+        for (int b = 0; b < 1 << k; b++)
+        {
+            int pattern = b ^ (b >> 1);
+            float[] sketch = new float[k * Columns];
+            for (int j = 0; j < k; j++)
+            {
+                sketch.AsSpan(j * Columns, Columns).Fill(((pattern >> (k - 1 - j)) & 1) != 0 ? 1f : -1f);
+            }
+
+            int[] ids = new int[Columns];
+            GrayCodeIds(SimdDispatch.Preferred, sketch, k, Columns, ids);
+            Assert.That(ids, Is.All.EqualTo(b), $"k={k} bucket {b}");
+        }
+    }
+
+    [Test]
+    public void TransposeToRows_AnyShape_IsExactTranspose(
+        [ValueSource(nameof(Widths))] int simdWidth,
+        [Values(1, 7, 12, 16, 32, 48, 130)] int outputs)
+    {
+        var width = (SimdWidth)simdWidth;
+        var random = new System.Random(outputs);
+        foreach (int count in Enumerable.Range(1, 40).Append(80))
+        {
+            int columns = FdeKernels.PadColumns(count);
+            using GuardedBuffer transposed = GuardedBuffer.From(TestVectors.Gaussian(random, outputs * columns));
+            using var rows = new GuardedBuffer(count * outputs);
+            rows.Span.Fill(float.NaN);
+            TransposeToRows(width, transposed.Span, outputs, columns, count, rows.Span);
+            for (int t = 0; t < count; t++)
+            {
+                for (int j = 0; j < outputs; j++)
+                {
+                    if (BitConverter.SingleToInt32Bits(rows.Span[(t * outputs) + j]) != BitConverter.SingleToInt32Bits(transposed.Span[(j * columns) + t]))
+                    {
+                        Assert.Fail($"{width} outputs={outputs} count={count}: row {t}, entry {j}");
+                    }
+                }
+            }
+        }
+    }
+
+    [Test]
+    public void AccumulateRows_RandomIds_EqualsSequentialScalarSums(
+        [ValueSource(nameof(Widths))] int simdWidth,
+        [Values(1, 7, 16, 96, 130)] int length)
+    {
+        var width = (SimdWidth)simdWidth;
+        var random = new System.Random(length + simdWidth);
+        foreach (int count in new[] { 0, 1, 5, 17, 40 })
+        {
+            const int Partitions = 8;
+            float[] rows = TestVectors.Gaussian(random, count * length);
+            int[] ids = Enumerable.Range(0, count).Select(_ => random.Next(Partitions)).ToArray();
+            float[] expected = new float[Partitions * length];
+            int[] expectedCounts = new int[Partitions];
+            for (int t = 0; t < count; t++)
+            {
+                expectedCounts[ids[t]]++;
+                for (int j = 0; j < length; j++)
+                {
+                    expected[(ids[t] * length) + j] += rows[(t * length) + j];
+                }
+            }
+
+            using var blocks = new GuardedBuffer(Partitions * length);
+            blocks.Span.Clear();
+            int[] counts = new int[Partitions];
+            AccumulateRows(width, rows, length, ids, count, blocks.Span, counts);
+            TestVectors.AssertBitIdentical(blocks.Span, expected, $"{width} length={length} count={count}");
+            Assert.That(counts, Is.EqualTo(expectedCounts));
+        }
+    }
+
+    [TestCaseSource(nameof(Widths))]
+    public void Divide_EveryLength_EqualsScalarDivision(int simdWidth)
+    {
+        var width = (SimdWidth)simdWidth;
+        var random = new System.Random(simdWidth);
+        foreach (int length in Enumerable.Range(0, 70).Append(130))
+        {
+            float[] values = TestVectors.Gaussian(random, length);
+            float divisor = random.Next(2, 40);
+            using GuardedBuffer block = GuardedBuffer.From(values);
+            Divide(width, block.Span, divisor);
+            float[] expected = values.Select(v => v / divisor).ToArray();
+            TestVectors.AssertBitIdentical(block.Span, expected, $"{width} length {length} / {divisor}");
+        }
+    }
+
+    private static void MultiplyTransposed(SimdWidth width, ReadOnlySpan<float> a, int rows, int depth, ReadOnlySpan<float> b, int columns, Span<float> c)
+    {
+        switch (width)
+        {
+            case SimdWidth.Vector512:
+                FdeKernels.MultiplyTransposed<Lanes512, Vector512<float>>(a, rows, depth, b, columns, c);
+                break;
+            case SimdWidth.Vector256:
+                FdeKernels.MultiplyTransposed<Lanes256, Vector256<float>>(a, rows, depth, b, columns, c);
+                break;
+            case SimdWidth.Vector128:
+                FdeKernels.MultiplyTransposed<Lanes128, Vector128<float>>(a, rows, depth, b, columns, c);
+                break;
+            default:
+                FdeKernels.MultiplyTransposed<LanesScalar, float>(a, rows, depth, b, columns, c);
+                break;
+        }
+    }
+
+    private static void Transpose(SimdWidth width, ReadOnlySpan<float> tokens, int count, int dimension, Span<float> transposed, int columns)
+    {
+        switch (width)
+        {
+            case SimdWidth.Vector512:
+                FdeKernels.Transpose<Lanes512, Vector512<float>>(tokens, count, dimension, transposed, columns);
+                break;
+            case SimdWidth.Vector256:
+                FdeKernels.Transpose<Lanes256, Vector256<float>>(tokens, count, dimension, transposed, columns);
+                break;
+            case SimdWidth.Vector128:
+                FdeKernels.Transpose<Lanes128, Vector128<float>>(tokens, count, dimension, transposed, columns);
+                break;
+            default:
+                FdeKernels.Transpose<LanesScalar, float>(tokens, count, dimension, transposed, columns);
+                break;
+        }
+    }
+
+    private static bool HasNonFinite(SimdWidth width, ReadOnlySpan<float> values) => width switch
+    {
+        SimdWidth.Vector512 => FdeKernels.HasNonFinite<Lanes512, Vector512<float>>(values),
+        SimdWidth.Vector256 => FdeKernels.HasNonFinite<Lanes256, Vector256<float>>(values),
+        SimdWidth.Vector128 => FdeKernels.HasNonFinite<Lanes128, Vector128<float>>(values),
+        _ => FdeKernels.HasNonFinite<LanesScalar, float>(values),
+    };
+
+    private static void GrayCodeIds(SimdWidth width, ReadOnlySpan<float> sketch, int k, int columns, Span<int> ids)
+    {
+        switch (width)
+        {
+            case SimdWidth.Vector512:
+                FdeKernels.GrayCodeIds<Lanes512, Vector512<float>>(sketch, k, columns, ids);
+                break;
+            case SimdWidth.Vector256:
+                FdeKernels.GrayCodeIds<Lanes256, Vector256<float>>(sketch, k, columns, ids);
+                break;
+            case SimdWidth.Vector128:
+                FdeKernels.GrayCodeIds<Lanes128, Vector128<float>>(sketch, k, columns, ids);
+                break;
+            default:
+                FdeKernels.GrayCodeIds<LanesScalar, float>(sketch, k, columns, ids);
+                break;
+        }
+    }
+
+    private static void TransposeToRows(SimdWidth width, ReadOnlySpan<float> transposed, int outputs, int columns, int count, Span<float> rows)
+    {
+        switch (width)
+        {
+            case SimdWidth.Vector512:
+                FdeKernels.TransposeToRows<Lanes512, Vector512<float>>(transposed, outputs, columns, count, rows);
+                break;
+            case SimdWidth.Vector256:
+                FdeKernels.TransposeToRows<Lanes256, Vector256<float>>(transposed, outputs, columns, count, rows);
+                break;
+            case SimdWidth.Vector128:
+                FdeKernels.TransposeToRows<Lanes128, Vector128<float>>(transposed, outputs, columns, count, rows);
+                break;
+            default:
+                FdeKernels.TransposeToRows<LanesScalar, float>(transposed, outputs, columns, count, rows);
+                break;
+        }
+    }
+
+    private static void AccumulateRows(SimdWidth width, ReadOnlySpan<float> rows, int length, ReadOnlySpan<int> ids, int count, Span<float> blocks, Span<int> counts)
+    {
+        switch (width)
+        {
+            case SimdWidth.Vector512:
+                FdeKernels.AccumulateRows<Lanes512, Vector512<float>>(rows, length, ids, count, blocks, counts);
+                break;
+            case SimdWidth.Vector256:
+                FdeKernels.AccumulateRows<Lanes256, Vector256<float>>(rows, length, ids, count, blocks, counts);
+                break;
+            case SimdWidth.Vector128:
+                FdeKernels.AccumulateRows<Lanes128, Vector128<float>>(rows, length, ids, count, blocks, counts);
+                break;
+            default:
+                FdeKernels.AccumulateRows<LanesScalar, float>(rows, length, ids, count, blocks, counts);
+                break;
+        }
+    }
+
+    private static void Divide(SimdWidth width, Span<float> block, float count)
+    {
+        switch (width)
+        {
+            case SimdWidth.Vector512:
+                FdeKernels.Divide<Lanes512, Vector512<float>>(block, count);
+                break;
+            case SimdWidth.Vector256:
+                FdeKernels.Divide<Lanes256, Vector256<float>>(block, count);
+                break;
+            case SimdWidth.Vector128:
+                FdeKernels.Divide<Lanes128, Vector128<float>>(block, count);
+                break;
+            default:
+                FdeKernels.Divide<LanesScalar, float>(block, count);
+                break;
+        }
+    }
+}
