@@ -54,7 +54,8 @@ internal static class FdeKernels
     }
 
     /// <summary>Writes Xᵀ: row i holds coordinate i of tokens 0..n−1, then zeros up to <paramref name="columns"/>.</summary>
-    /// <remarks>Whole vectors of tokens are gathered (stride d); the last partial vector and the padding are scalar.</remarks>
+    /// <remarks>A data move (bit-exact). At 512 bits: 16 × 16 register transposes; otherwise whole vectors of tokens
+    /// are gathered (stride d); the last partial group of tokens and the padding are scalar.</remarks>
     public static unsafe void Transpose<TLanes, TVec>(ReadOnlySpan<float> tokens, int count, int dimension, Span<float> transposed, int columns)
         where TLanes : struct, ILanes<TVec>
         where TVec : struct
@@ -65,14 +66,40 @@ internal static class FdeKernels
         fixed (float* source = tokens)
         fixed (float* destination = transposed)
         {
+            if (typeof(TVec) == typeof(Vector512<float>) && Avx512F.IsSupported && dimension >= 16)
+            {
+                // Whole 16-token × 16-coordinate tiles in registers; the coordinate remainder by gathers, the token
+                // remainder and the padding as below.
+                whole = count - (count % 16);
+                int wholeDimensions = dimension - (dimension % 16);
+                for (int t0 = 0; t0 < whole; t0 += 16)
+                {
+                    for (int i0 = 0; i0 < wholeDimensions; i0 += 16)
+                    {
+                        Transpose16x16(source + ((nint)t0 * dimension) + i0, dimension, destination + ((nint)i0 * columns) + t0, columns, 16);
+                    }
+
+                    for (int i = wholeDimensions; i < dimension; i++)
+                    {
+                        TLanes.Store(TLanes.GatherStrided(source + ((nint)t0 * dimension) + i, dimension), ref destination[((nint)i * columns) + t0], 0);
+                    }
+                }
+            }
+            else
+            {
+                for (int i = 0; i < dimension; i++)
+                {
+                    float* row = destination + ((nint)i * columns);
+                    for (int t = 0; t < whole; t += w)
+                    {
+                        TLanes.Store(TLanes.GatherStrided(source + ((nint)t * dimension) + i, dimension), ref *row, (nuint)t);
+                    }
+                }
+            }
+
             for (int i = 0; i < dimension; i++)
             {
                 float* row = destination + ((nint)i * columns);
-                for (int t = 0; t < whole; t += w)
-                {
-                    TLanes.Store(TLanes.GatherStrided(source + ((nint)t * dimension) + i, dimension), ref *row, (nuint)t);
-                }
-
                 for (int t = whole; t < count; t++)
                 {
                     row[t] = source[((nint)t * dimension) + i];
@@ -355,22 +382,6 @@ internal static class FdeKernels
         where TVec : struct =>
         TLanes.MultiplyAdd(TLanes.Broadcast(Unsafe.Add(ref rs, q)), TLanes.Load(ref rx, (nuint)((Unsafe.Add(ref ro, q) * columns) + col)), accumulator);
 
-    // acc_v += sign_q · Xᵀ[order_q, col + v·w] for the four vectors v of a tile.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate4<TLanes, TVec>(ref float rx, int columns, int col, ref int ro, ref float rs, int q,
-        ref TVec s0, ref TVec s1, ref TVec s2, ref TVec s3)
-        where TLanes : struct, ILanes<TVec>
-        where TVec : struct
-    {
-        int w = TLanes.Count;
-        TVec sign = TLanes.Broadcast(Unsafe.Add(ref rs, q));
-        nuint offset = (nuint)((Unsafe.Add(ref ro, q) * columns) + col);
-        s0 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset), s0);
-        s1 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset + (nuint)w), s1);
-        s2 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset + (nuint)(2 * w)), s2);
-        s3 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset + (nuint)(3 * w)), s3);
-    }
-
     // Four vectors of tokens of one output column, as four interleaved partial sums each (see SparseProject).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void SparseColumnSum4<TLanes, TVec>(ref float rx, int columns, int col, ref int ro, ref float rs, int begin, int end,
@@ -382,12 +393,34 @@ internal static class FdeKernels
         TVec b0 = TLanes.Zero, b1 = TLanes.Zero, b2 = TLanes.Zero, b3 = TLanes.Zero;
         TVec c0 = TLanes.Zero, c1 = TLanes.Zero, c2 = TLanes.Zero, c3 = TLanes.Zero;
         TVec d0 = TLanes.Zero, d1 = TLanes.Zero, d2 = TLanes.Zero, d3 = TLanes.Zero;
+        int w = TLanes.Count;
         for (int q = begin; q < end; q += 4)
         {
-            Accumulate4<TLanes, TVec>(ref rx, columns, col, ref ro, ref rs, q, ref a0, ref a1, ref a2, ref a3);
-            Accumulate4<TLanes, TVec>(ref rx, columns, col, ref ro, ref rs, q + 1, ref b0, ref b1, ref b2, ref b3);
-            Accumulate4<TLanes, TVec>(ref rx, columns, col, ref ro, ref rs, q + 2, ref c0, ref c1, ref c2, ref c3);
-            Accumulate4<TLanes, TVec>(ref rx, columns, col, ref ro, ref rs, q + 3, ref d0, ref d1, ref d2, ref d3);
+            // Written out: a helper taking the accumulators by reference would keep them in memory.
+            TVec sign = TLanes.Broadcast(Unsafe.Add(ref rs, q));
+            nuint offset = (nuint)((Unsafe.Add(ref ro, q) * columns) + col);
+            a0 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset), a0);
+            a1 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset + (nuint)w), a1);
+            a2 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset + (nuint)(2 * w)), a2);
+            a3 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset + (nuint)(3 * w)), a3);
+            sign = TLanes.Broadcast(Unsafe.Add(ref rs, q + 1));
+            offset = (nuint)((Unsafe.Add(ref ro, q + 1) * columns) + col);
+            b0 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset), b0);
+            b1 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset + (nuint)w), b1);
+            b2 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset + (nuint)(2 * w)), b2);
+            b3 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset + (nuint)(3 * w)), b3);
+            sign = TLanes.Broadcast(Unsafe.Add(ref rs, q + 2));
+            offset = (nuint)((Unsafe.Add(ref ro, q + 2) * columns) + col);
+            c0 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset), c0);
+            c1 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset + (nuint)w), c1);
+            c2 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset + (nuint)(2 * w)), c2);
+            c3 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset + (nuint)(3 * w)), c3);
+            sign = TLanes.Broadcast(Unsafe.Add(ref rs, q + 3));
+            offset = (nuint)((Unsafe.Add(ref ro, q + 3) * columns) + col);
+            d0 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset), d0);
+            d1 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset + (nuint)w), d1);
+            d2 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset + (nuint)(2 * w)), d2);
+            d3 = TLanes.MultiplyAdd(sign, TLanes.Load(ref rx, offset + (nuint)(3 * w)), d3);
         }
 
         y0 = TLanes.Add(TLanes.Add(a0, b0), TLanes.Add(c0, d0));
