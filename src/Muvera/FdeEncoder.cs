@@ -99,31 +99,12 @@ public sealed class FdeEncoder
         _productRows = new float[_productRowCount * d];
         for (int r = 0; r < _repetitions && _hashes > 0; r++)
         {
-            float[] g = matrices.SimHash![r];
-            for (int j = 0; j < _hashes; j++)
-            {
-                Span<float> row = _productRows.AsSpan(((r * _hashes) + j) * d, d);
-                for (int i = 0; i < d; i++)
-                {
-                    row[i] = g[(i * _hashes) + j];
-                }
-            }
+            WriteColumnsAsRows(matrices.SimHash![r], d, _hashes, _productRows.AsSpan(r * _hashes * d, _hashes * d));
         }
 
-        if (_projection == FdeProjection.Dense)
+        for (int r = 0; r < _repetitions && _projection == FdeProjection.Dense; r++)
         {
-            for (int r = 0; r < _repetitions; r++)
-            {
-                float[] s = matrices.Dense![r];
-                for (int j = 0; j < p; j++)
-                {
-                    Span<float> row = _productRows.AsSpan((hashRows + (r * p) + j) * d, d);
-                    for (int i = 0; i < d; i++)
-                    {
-                        row[i] = s[(i * p) + j];
-                    }
-                }
-            }
+            WriteColumnsAsRows(matrices.Dense![r], d, p, _productRows.AsSpan((hashRows + (r * p)) * d, p * d));
         }
 
         _ams = _projection == FdeProjection.Ams ? new AmsTable(matrices.AmsColumns!, matrices.AmsSigns!, d, p) : null;
@@ -372,6 +353,18 @@ public sealed class FdeEncoder
         Encode(tokens, destination, document, fill && _hashes > 0, width);
     }
 
+    // Column j of a row-major rows × columns matrix becomes row j of destination (columns × rows).
+    private static void WriteColumnsAsRows(float[] matrix, int rows, int columns, Span<float> destination)
+    {
+        for (int j = 0; j < columns; j++)
+        {
+            for (int i = 0; i < rows; i++)
+            {
+                destination[(j * rows) + i] = matrix[(i * columns) + j];
+            }
+        }
+    }
+
     private static FdeOptions ValidateOptions(FdeOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -526,6 +519,7 @@ public sealed class FdeEncoder
         float[]? preFinalArray = null;
         int[] idArray = ArrayPool<int>.Shared.Rent(Math.Max(columns, 1));
         int[] countArray = ArrayPool<int>.Shared.Rent(_partitions);
+        int[] firstArray = ArrayPool<int>.Shared.Rent(Math.Max(Math.Min(n, _partitions), 1));
         try
         {
             Span<float> pre = _sketchIndices is null
@@ -562,6 +556,7 @@ public sealed class FdeEncoder
                 }
 
                 Span<int> ids = idArray.AsSpan(0, columns);
+                Span<int> firstTokens = firstArray.AsSpan(0, Math.Min(n, _partitions));
                 Span<int> counts = countArray.AsSpan(0, _partitions);
                 int blockLength = _partitions * p;
                 for (int r = 0; r < _repetitions; r++)
@@ -596,11 +591,11 @@ public sealed class FdeEncoder
 
                     Span<float> blocks = pre.Slice(r * blockLength, blockLength);
                     counts.Clear();
-                    FdeKernels.AccumulateRows<TLanes, TVec>(rows, p, ids, n, blocks, counts);
+                    int hit = FdeKernels.AccumulateRows<TLanes, TVec>(rows, p, ids, n, blocks, counts, firstTokens);
 
                     if (document)
                     {
-                        FinishDocumentBlocks<TLanes, TVec>(rows, n, ids, counts, blocks, fill);
+                        FinishDocumentBlocks<TLanes, TVec>(rows, ids, counts, firstTokens[..hit], blocks, fill);
                     }
                 }
             }
@@ -614,6 +609,7 @@ public sealed class FdeEncoder
         {
             ArrayPool<int>.Shared.Return(idArray);
             ArrayPool<int>.Shared.Return(countArray);
+            ArrayPool<int>.Shared.Return(firstArray);
             ReturnIfRented(transposedArray);
             ReturnIfRented(productArray);
             ReturnIfRented(projectedArray);
@@ -631,8 +627,8 @@ public sealed class FdeEncoder
 
     // Averages the non-empty blocks; fills the empty ones (documents with fill) with the projected token whose
     // SimHash bits (its id's Gray code) are nearest to the partition's bits, ties to the lowest token index.
-    private void FinishDocumentBlocks<TLanes, TVec>(ReadOnlySpan<float> rows, int n, ReadOnlySpan<int> ids,
-        ReadOnlySpan<int> counts, Span<float> blocks, bool fill)
+    private void FinishDocumentBlocks<TLanes, TVec>(ReadOnlySpan<float> rows, ReadOnlySpan<int> ids,
+        ReadOnlySpan<int> counts, ReadOnlySpan<int> firstTokens, Span<float> blocks, bool fill)
         where TLanes : struct, ILanes<TVec>
         where TVec : struct
     {
@@ -649,10 +645,12 @@ public sealed class FdeEncoder
             }
             else if (fill)
             {
+                // Tokens of one partition share its bits, so the first token of each partition hit (in increasing
+                // token order, strict <) is the only candidate needed: the same token as a scan of all tokens.
                 int target = b ^ (b >> 1);
                 int best = 0;
                 int bestDistance = int.MaxValue;
-                for (int t = 0; t < n; t++)
+                foreach (int t in firstTokens)
                 {
                     int distance = BitOperations.PopCount((uint)(ids[t] ^ (ids[t] >> 1) ^ target));
                     if (distance < bestDistance)

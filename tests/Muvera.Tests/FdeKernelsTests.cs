@@ -277,9 +277,12 @@ public sealed class FdeKernelsTests
             using var blocks = new GuardedBuffer(Partitions * length);
             blocks.Span.Clear();
             int[] counts = new int[Partitions];
-            AccumulateRows(width, rows, length, ids, count, blocks.Span, counts);
+            int[] firstTokens = new int[Math.Min(count, Partitions)];
+            int hit = AccumulateRows(width, rows, length, ids, count, blocks.Span, counts, firstTokens);
             TestVectors.AssertBitIdentical(blocks.Span, expected, $"{width} length={length} count={count}");
             Assert.That(counts, Is.EqualTo(expectedCounts));
+            int[] expectedFirsts = Enumerable.Range(0, count).Where(t => Array.IndexOf(ids, ids[t]) == t).ToArray();
+            Assert.That(firstTokens.AsSpan(0, hit).ToArray(), Is.EqualTo(expectedFirsts), "first token of each partition, in token order");
         }
     }
 
@@ -383,24 +386,14 @@ public sealed class FdeKernelsTests
         }
     }
 
-    private static void AccumulateRows(SimdWidth width, ReadOnlySpan<float> rows, int length, ReadOnlySpan<int> ids, int count, Span<float> blocks, Span<int> counts)
-    {
-        switch (width)
+    private static int AccumulateRows(SimdWidth width, ReadOnlySpan<float> rows, int length, ReadOnlySpan<int> ids, int count,
+        Span<float> blocks, Span<int> counts, Span<int> firstTokens) => width switch
         {
-            case SimdWidth.Vector512:
-                FdeKernels.AccumulateRows<Lanes512, Vector512<float>>(rows, length, ids, count, blocks, counts);
-                break;
-            case SimdWidth.Vector256:
-                FdeKernels.AccumulateRows<Lanes256, Vector256<float>>(rows, length, ids, count, blocks, counts);
-                break;
-            case SimdWidth.Vector128:
-                FdeKernels.AccumulateRows<Lanes128, Vector128<float>>(rows, length, ids, count, blocks, counts);
-                break;
-            default:
-                FdeKernels.AccumulateRows<LanesScalar, float>(rows, length, ids, count, blocks, counts);
-                break;
-        }
-    }
+            SimdWidth.Vector512 => FdeKernels.AccumulateRows<Lanes512, Vector512<float>>(rows, length, ids, count, blocks, counts, firstTokens),
+            SimdWidth.Vector256 => FdeKernels.AccumulateRows<Lanes256, Vector256<float>>(rows, length, ids, count, blocks, counts, firstTokens),
+            SimdWidth.Vector128 => FdeKernels.AccumulateRows<Lanes128, Vector128<float>>(rows, length, ids, count, blocks, counts, firstTokens),
+            _ => FdeKernels.AccumulateRows<LanesScalar, float>(rows, length, ids, count, blocks, counts, firstTokens),
+        };
 
     private static void Divide(SimdWidth width, Span<float> block, float count)
     {

@@ -27,6 +27,7 @@ public class FdeStageBenchmarks
     private float[] _sketch = null!;
     private int[] _ids = null!;
     private int[] _counts = null!;
+    private int[] _firstTokens = null!;
     private float[] _projected = null!;
     private float[] _rows = null!;
     private float[] _blocks = null!;
@@ -44,6 +45,7 @@ public class FdeStageBenchmarks
         _sketch = new float[Repetitions * Hashes * Columns];
         _ids = new int[Columns];
         _counts = new int[32];
+        _firstTokens = new int[32];
         _projected = new float[BlockDimension * Columns];
         _rows = new float[BlockDimension * Columns];
         _blocks = new float[Repetitions * 32 * BlockDimension];
@@ -99,7 +101,7 @@ public class FdeStageBenchmarks
         {
             Span<float> blocks = _blocks.AsSpan(r * 32 * BlockDimension, 32 * BlockDimension);
             Array.Clear(_counts);
-            FdeKernels.AccumulateRows<Lanes512, Vector512<float>>(_rows, BlockDimension, _ids, Tokens, blocks, _counts);
+            FdeKernels.AccumulateRows<Lanes512, Vector512<float>>(_rows, BlockDimension, _ids, Tokens, blocks, _counts, _firstTokens);
             for (int b = 0; b < 32; b++)
             {
                 if (_counts[b] > 1)

@@ -578,9 +578,11 @@ internal static class FdeKernels
     /// <summary>
     /// For t in 0..count−1 in order: <c>blocks[ids[t]] += rows[t]</c> (rows and blocks of length
     /// <paramref name="length"/>) and <c>counts[ids[t]]++</c>. Sums per partition in token order, like the reference.
+    /// Also lists the first token of every partition hit, in increasing token order, in <paramref name="firstTokens"/>.
     /// </summary>
-    public static void AccumulateRows<TLanes, TVec>(ReadOnlySpan<float> rows, int length, ReadOnlySpan<int> ids, int count,
-        Span<float> blocks, Span<int> counts)
+    /// <returns>The number of distinct partitions hit.</returns>
+    public static int AccumulateRows<TLanes, TVec>(ReadOnlySpan<float> rows, int length, ReadOnlySpan<int> ids, int count,
+        Span<float> blocks, Span<int> counts, Span<int> firstTokens)
         where TLanes : struct, ILanes<TVec>
         where TVec : struct
     {
@@ -591,11 +593,17 @@ internal static class FdeKernels
         ref float destination = ref MemoryMarshal.GetReference(blocks);
         ref int id = ref MemoryMarshal.GetReference(ids);
         ref int tally = ref MemoryMarshal.GetReference(counts);
+        ref int first = ref MemoryMarshal.GetReference(firstTokens);
+        int hit = 0;
         for (int t = 0; t < count; t++)
         {
             int b = Unsafe.Add(ref id, t);
-            Debug.Assert((uint)b < (uint)counts.Length && (b + 1) * length <= blocks.Length);
-            Unsafe.Add(ref tally, b)++;
+            Debug.Assert((uint)b < (uint)counts.Length && (b + 1) * length <= blocks.Length && firstTokens.Length >= Math.Min(count, counts.Length));
+            if (Unsafe.Add(ref tally, b)++ == 0)
+            {
+                Unsafe.Add(ref first, hit++) = t;
+            }
+
             ref float row = ref Unsafe.Add(ref source, t * length);
             ref float block = ref Unsafe.Add(ref destination, b * length);
             int j = 0;
@@ -609,6 +617,8 @@ internal static class FdeKernels
                 Unsafe.Add(ref block, j) += Unsafe.Add(ref row, j);
             }
         }
+
+        return hit;
     }
 
     /// <summary>block[j] /= count (the reference divides; a reciprocal multiply would differ in the last bit).</summary>
