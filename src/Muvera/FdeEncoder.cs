@@ -6,6 +6,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.Intrinsics;
+using System.Threading;
 using System.Threading.Tasks;
 using Muvera.Kernels;
 using Muvera.Serialization;
@@ -206,7 +207,9 @@ public sealed class FdeEncoder
     /// <param name="destination">Receives query i's encoding at <c>[i·OutputDimension, (i+1)·OutputDimension)</c>.</param>
     /// <exception cref="ArgumentException">Counts that do not add up to the token rows, a negative count, a NaN/∞ value,
     /// or a short destination; the message names the item.</exception>
-    /// <remarks>Bit-identical to encoding each query alone, whatever the thread count.</remarks>
+    /// <remarks>Bit-identical to encoding each query alone, whatever the thread count. The shape is checked before any
+    /// work; NaN/∞ values are found item by item, so after that exception <paramref name="destination"/> holds the
+    /// encodings of the items that were valid (the message names the lowest bad item).</remarks>
     public void EncodeQueries(ReadOnlySpan<float> tokens, ReadOnlySpan<int> tokenCounts, Span<float> destination) =>
         EncodeBatch(tokens, tokenCounts, destination, document: false, s_defaultParallelOptions);
 
@@ -218,7 +221,9 @@ public sealed class FdeEncoder
     /// <paramref name="destination"/> partly written and throws <see cref="OperationCanceledException"/>.</param>
     /// <exception cref="ArgumentException">Counts that do not add up to the token rows, a negative count, a NaN/∞ value,
     /// or a short destination; the message names the item.</exception>
-    /// <remarks>Bit-identical to encoding each query alone, whatever the thread count.</remarks>
+    /// <remarks>Bit-identical to encoding each query alone, whatever the thread count. The shape is checked before any
+    /// work; NaN/∞ values are found item by item, so after that exception <paramref name="destination"/> holds the
+    /// encodings of the items that were valid (the message names the lowest bad item).</remarks>
     public void EncodeQueries(ReadOnlySpan<float> tokens, ReadOnlySpan<int> tokenCounts, Span<float> destination,
         ParallelOptions parallelOptions) =>
         EncodeBatch(tokens, tokenCounts, destination, document: false, parallelOptions);
@@ -231,7 +236,9 @@ public sealed class FdeEncoder
     /// <param name="destination">Receives document i's encoding at <c>[i·OutputDimension, (i+1)·OutputDimension)</c>.</param>
     /// <exception cref="ArgumentException">Counts that do not add up to the token rows, a negative count, a NaN/∞ value,
     /// or a short destination; the message names the item.</exception>
-    /// <remarks>Bit-identical to encoding each document alone, whatever the thread count.</remarks>
+    /// <remarks>Bit-identical to encoding each document alone, whatever the thread count. The shape is checked before any
+    /// work; NaN/∞ values are found item by item, so after that exception <paramref name="destination"/> holds the
+    /// encodings of the items that were valid (the message names the lowest bad item).</remarks>
     public void EncodeDocuments(ReadOnlySpan<float> tokens, ReadOnlySpan<int> tokenCounts, Span<float> destination) =>
         EncodeBatch(tokens, tokenCounts, destination, document: true, s_defaultParallelOptions);
 
@@ -243,7 +250,9 @@ public sealed class FdeEncoder
     /// <paramref name="destination"/> partly written and throws <see cref="OperationCanceledException"/>.</param>
     /// <exception cref="ArgumentException">Counts that do not add up to the token rows, a negative count, a NaN/∞ value,
     /// or a short destination; the message names the item.</exception>
-    /// <remarks>Bit-identical to encoding each document alone, whatever the thread count.</remarks>
+    /// <remarks>Bit-identical to encoding each document alone, whatever the thread count. The shape is checked before any
+    /// work; NaN/∞ values are found item by item, so after that exception <paramref name="destination"/> holds the
+    /// encodings of the items that were valid (the message names the lowest bad item).</remarks>
     public void EncodeDocuments(ReadOnlySpan<float> tokens, ReadOnlySpan<int> tokenCounts, Span<float> destination,
         ParallelOptions parallelOptions) =>
         EncodeBatch(tokens, tokenCounts, destination, document: true, parallelOptions);
@@ -437,35 +446,55 @@ public sealed class FdeEncoder
                 nameof(destination));
         }
 
-        if (HasNonFinite(tokens))
-        {
-            int index = 0;
-            while (float.IsFinite(tokens[index]))
-            {
-                index++;
-            }
-
-            int row = index / _dimension;
-            int item = 0;
-            while (row >= tokenCounts[item])
-            {
-                row -= tokenCounts[item++];
-            }
-
-            ThrowHelper.ThrowArgument(
-                $"tokens holds a non-finite value {tokens[index]} in item {item}, token {row}, coordinate {index % _dimension}; token vectors must be finite.",
-                nameof(tokens));
-        }
-
         long[] offsets = new long[tokenCounts.Length + 1];
         for (int i = 0; i < tokenCounts.Length; i++)
         {
             offsets[i + 1] = offsets[i] + ((long)tokenCounts[i] * _dimension);
         }
 
+        // Each item is checked for NaN/∞ right before it is encoded (while its tokens are being brought into cache),
+        // not in a separate pass over the whole batch; the lowest bad item is reported once all items are done.
         SimdWidth width = SimdDispatch.Preferred;
-        ParallelBatch.Run(tokens, offsets, destination, _outputLength, parallelOptions,
-            (item, output) => Encode(item, output, document, width));
+        int firstBadItem = int.MaxValue;
+        ParallelBatch.Run(tokens, offsets, destination, _outputLength, parallelOptions, (index, item, output) =>
+        {
+            if (HasNonFinite(item))
+            {
+                InterlockedMin(ref firstBadItem, index);
+                return;
+            }
+
+            Encode(item, output, document, width);
+        });
+
+        if (firstBadItem != int.MaxValue)
+        {
+            ReadOnlySpan<float> bad = tokens[(int)offsets[firstBadItem]..(int)offsets[firstBadItem + 1]];
+            int position = 0;
+            while (float.IsFinite(bad[position]))
+            {
+                position++;
+            }
+
+            ThrowHelper.ThrowArgument(
+                $"tokens holds a non-finite value {bad[position]} in item {firstBadItem}, token {position / _dimension}, " +
+                $"coordinate {position % _dimension}; token vectors must be finite.", nameof(tokens));
+        }
+    }
+
+    private static void InterlockedMin(ref int location, int value)
+    {
+        int current = Volatile.Read(ref location);
+        while (value < current)
+        {
+            int seen = Interlocked.CompareExchange(ref location, value, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
     }
 
     private float[] EncodeList(IReadOnlyList<ReadOnlyMultiVector> items, string paramName, bool document,

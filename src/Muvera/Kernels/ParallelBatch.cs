@@ -6,8 +6,8 @@ using System.Threading.Tasks;
 
 namespace Muvera.Kernels;
 
-/// <summary>Encodes one item of a batch: its token rows into its output slice.</summary>
-internal delegate void BatchItemAction(ReadOnlySpan<float> tokens, Span<float> destination);
+/// <summary>Encodes item <paramref name="index"/> of a batch: its token rows into its output slice.</summary>
+internal delegate void BatchItemAction(int index, ReadOnlySpan<float> tokens, Span<float> destination);
 
 /// <summary>Runs a per-item action over a ragged batch in parallel (spans pinned for the workers).</summary>
 internal static unsafe class ParallelBatch
@@ -43,7 +43,7 @@ internal static unsafe class ParallelBatch
                     cancellationToken.ThrowIfCancellationRequested();
                     var itemTokens = new ReadOnlySpan<float>((float*)source + offsets[i], (int)(offsets[i + 1] - offsets[i]));
                     var itemOutput = new Span<float>((float*)target + ((long)i * stride), stride);
-                    action(itemTokens, itemOutput);
+                    action(i, itemTokens, itemOutput);
                 }
             });
         }
