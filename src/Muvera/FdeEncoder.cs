@@ -326,21 +326,7 @@ public sealed class FdeEncoder
         float[] product = new float[_productRowCount * columns];
         int[] rowIds = new int[columns];
         FdeKernels.Transpose<LanesScalar, float>(tokens, n, _dimension, transposed, columns);
-        switch (width)
-        {
-            case SimdWidth.Vector512:
-                FdeKernels.MultiplyTransposed<Lanes512, Vector512<float>>(_productRows, _productRowCount, _dimension, transposed, columns, product);
-                break;
-            case SimdWidth.Vector256:
-                FdeKernels.MultiplyTransposed<Lanes256, Vector256<float>>(_productRows, _productRowCount, _dimension, transposed, columns, product);
-                break;
-            case SimdWidth.Vector128:
-                FdeKernels.MultiplyTransposed<Lanes128, Vector128<float>>(_productRows, _productRowCount, _dimension, transposed, columns, product);
-                break;
-            default:
-                FdeKernels.MultiplyTransposed<LanesScalar, float>(_productRows, _productRowCount, _dimension, transposed, columns, product);
-                break;
-        }
+        FdeKernels.MultiplyTransposed(width, _productRows, _productRowCount, _dimension, transposed, columns, product);
 
         for (int r = 0; r < _repetitions; r++)
         {
@@ -407,13 +393,7 @@ public sealed class FdeEncoder
         }
     }
 
-    private static bool HasNonFinite(ReadOnlySpan<float> values) => SimdDispatch.Preferred switch
-    {
-        SimdWidth.Vector512 => FdeKernels.HasNonFinite<Lanes512, Vector512<float>>(values),
-        SimdWidth.Vector256 => FdeKernels.HasNonFinite<Lanes256, Vector256<float>>(values),
-        SimdWidth.Vector128 => FdeKernels.HasNonFinite<Lanes128, Vector128<float>>(values),
-        _ => FdeKernels.HasNonFinite<LanesScalar, float>(values),
-    };
+    private static bool HasNonFinite(ReadOnlySpan<float> values) => FdeKernels.HasNonFinite(SimdDispatch.Preferred, values);
 
     private void EncodeBatch(ReadOnlySpan<float> tokens, ReadOnlySpan<int> tokenCounts, Span<float> destination,
         bool document, ParallelOptions parallelOptions)

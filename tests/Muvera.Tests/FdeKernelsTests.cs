@@ -48,7 +48,7 @@ public sealed class FdeKernelsTests
                 using GuardedBuffer b = GuardedBuffer.From(TestVectors.Gaussian(random, depth * columns));
                 using var c = new GuardedBuffer(rows * columns);
                 c.Span.Fill(float.NaN);
-                MultiplyTransposed(width, a.Span, rows, depth, b.Span, columns, c.Span);
+                FdeKernels.MultiplyTransposed(width, a.Span, rows, depth, b.Span, columns, c.Span);
                 for (int i = 0; i < rows; i++)
                 {
                     for (int j = 0; j < columns; j++)
@@ -85,9 +85,9 @@ public sealed class FdeKernelsTests
                 float[] a = TestVectors.Gaussian(random, rows * depth);
                 float[] b = TestVectors.Gaussian(random, depth * columns);
                 float[] expected = new float[rows * columns];
-                MultiplyTransposed(SimdWidth.Scalar, a, rows, depth, b, columns, expected);
+                FdeKernels.MultiplyTransposed(SimdWidth.Scalar, a, rows, depth, b, columns, expected);
                 using var c = new GuardedBuffer(rows * columns);
-                MultiplyTransposed(width, a, rows, depth, b, columns, c.Span);
+                FdeKernels.MultiplyTransposed(width, a, rows, depth, b, columns, c.Span);
                 TestVectors.AssertBitIdentical(c.Span, expected, $"{width} rows={rows} depth={depth} columns={columns}");
             }
         }
@@ -137,7 +137,7 @@ public sealed class FdeKernelsTests
                 values[i] = i % 5 == 0 ? special[random.Next(special.Length)] : (float)TestVectors.NextGaussian(random);
             }
 
-            Assert.That(HasNonFinite(width, values), Is.False, $"{width} length {length}");
+            Assert.That(FdeKernels.HasNonFinite(width, values), Is.False, $"{width} length {length}");
         }
     }
 
@@ -156,7 +156,7 @@ public sealed class FdeKernelsTests
             for (int position = 0; position < length; position++)
             {
                 values[position] = bad;
-                if (!HasNonFinite(width, values))
+                if (!FdeKernels.HasNonFinite(width, values))
                 {
                     Assert.Fail($"{width}: {bad} at {position} of {length} not detected");
                 }
@@ -302,25 +302,6 @@ public sealed class FdeKernelsTests
         }
     }
 
-    private static void MultiplyTransposed(SimdWidth width, ReadOnlySpan<float> a, int rows, int depth, ReadOnlySpan<float> b, int columns, Span<float> c)
-    {
-        switch (width)
-        {
-            case SimdWidth.Vector512:
-                FdeKernels.MultiplyTransposed<Lanes512, Vector512<float>>(a, rows, depth, b, columns, c);
-                break;
-            case SimdWidth.Vector256:
-                FdeKernels.MultiplyTransposed<Lanes256, Vector256<float>>(a, rows, depth, b, columns, c);
-                break;
-            case SimdWidth.Vector128:
-                FdeKernels.MultiplyTransposed<Lanes128, Vector128<float>>(a, rows, depth, b, columns, c);
-                break;
-            default:
-                FdeKernels.MultiplyTransposed<LanesScalar, float>(a, rows, depth, b, columns, c);
-                break;
-        }
-    }
-
     private static void Transpose(SimdWidth width, ReadOnlySpan<float> tokens, int count, int dimension, Span<float> transposed, int columns)
     {
         switch (width)
@@ -339,14 +320,6 @@ public sealed class FdeKernelsTests
                 break;
         }
     }
-
-    private static bool HasNonFinite(SimdWidth width, ReadOnlySpan<float> values) => width switch
-    {
-        SimdWidth.Vector512 => FdeKernels.HasNonFinite<Lanes512, Vector512<float>>(values),
-        SimdWidth.Vector256 => FdeKernels.HasNonFinite<Lanes256, Vector256<float>>(values),
-        SimdWidth.Vector128 => FdeKernels.HasNonFinite<Lanes128, Vector128<float>>(values),
-        _ => FdeKernels.HasNonFinite<LanesScalar, float>(values),
-    };
 
     private static void GrayCodeIds(SimdWidth width, ReadOnlySpan<float> sketch, int k, int columns, Span<int> ids)
     {

@@ -28,6 +28,35 @@ internal static class FdeKernels
     /// <summary>Rounds a token count up to <see cref="ColumnAlignment"/>.</summary>
     public static int PadColumns(int tokens) => (tokens + ColumnAlignment - 1) & ~(ColumnAlignment - 1);
 
+    /// <summary><see cref="HasNonFinite{TLanes, TVec}"/> at a width chosen at run time.</summary>
+    public static bool HasNonFinite(SimdWidth width, ReadOnlySpan<float> values) => width switch
+    {
+        SimdWidth.Vector512 => HasNonFinite<Lanes512, Vector512<float>>(values),
+        SimdWidth.Vector256 => HasNonFinite<Lanes256, Vector256<float>>(values),
+        SimdWidth.Vector128 => HasNonFinite<Lanes128, Vector128<float>>(values),
+        _ => HasNonFinite<LanesScalar, float>(values),
+    };
+
+    /// <summary><see cref="MultiplyTransposed{TLanes, TVec}"/> at a width chosen at run time.</summary>
+    public static void MultiplyTransposed(SimdWidth width, ReadOnlySpan<float> a, int rows, int depth, ReadOnlySpan<float> b, int columns, Span<float> c)
+    {
+        switch (width)
+        {
+            case SimdWidth.Vector512:
+                MultiplyTransposed<Lanes512, Vector512<float>>(a, rows, depth, b, columns, c);
+                break;
+            case SimdWidth.Vector256:
+                MultiplyTransposed<Lanes256, Vector256<float>>(a, rows, depth, b, columns, c);
+                break;
+            case SimdWidth.Vector128:
+                MultiplyTransposed<Lanes128, Vector128<float>>(a, rows, depth, b, columns, c);
+                break;
+            default:
+                MultiplyTransposed<LanesScalar, float>(a, rows, depth, b, columns, c);
+                break;
+        }
+    }
+
     /// <summary>Returns whether any value is NaN or ±∞ (x − x is +0 for finite x and NaN otherwise).</summary>
     public static bool HasNonFinite<TLanes, TVec>(ReadOnlySpan<float> values)
         where TLanes : struct, ILanes<TVec>
