@@ -40,6 +40,12 @@ internal interface ILanes<TVec>
 
     static abstract TVec Divide(TVec left, TVec right);
 
+    /// <summary>IEEE 754:2019 maximum per lane (+0 &gt; −0), like <see cref="MathF.Max"/>.</summary>
+    static abstract TVec Max(TVec left, TVec right);
+
+    /// <summary>The largest lane (order-free: the maximum is exact and associative for non-NaN values).</summary>
+    static abstract float MaxAcross(TVec value);
+
     static abstract bool IsAllZero(TVec value);
 
     /// <summary>Loads <c>source[lane · stride]</c> for every lane (a hardware gather where there is one).</summary>
@@ -84,6 +90,12 @@ internal readonly struct Lanes512 : ILanes<Vector512<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Divide(Vector512<float> left, Vector512<float> right) => left / right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Max(Vector512<float> left, Vector512<float> right) => Vector512.Max(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxAcross(Vector512<float> value) => Lanes256.MaxAcross(Vector256.Max(value.GetLower(), value.GetUpper()));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe Vector512<float> GatherStrided(float* source, int stride)
@@ -153,6 +165,12 @@ internal readonly struct Lanes256 : ILanes<Vector256<float>>
     public static Vector256<float> Divide(Vector256<float> left, Vector256<float> right) => left / right;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Max(Vector256<float> left, Vector256<float> right) => Vector256.Max(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxAcross(Vector256<float> value) => Lanes128.MaxAcross(Vector128.Max(value.GetLower(), value.GetUpper()));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe Vector256<float> GatherStrided(float* source, int stride)
     {
         if (Avx2.IsSupported)
@@ -215,6 +233,13 @@ internal readonly struct Lanes128 : ILanes<Vector128<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Divide(Vector128<float> left, Vector128<float> right) => left / right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Max(Vector128<float> left, Vector128<float> right) => Vector128.Max(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxAcross(Vector128<float> value) =>
+        MathF.Max(MathF.Max(value.GetElement(0), value.GetElement(1)), MathF.Max(value.GetElement(2), value.GetElement(3)));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe Vector128<float> GatherStrided(float* source, int stride)
@@ -280,6 +305,12 @@ internal readonly struct LanesScalar : ILanes<float>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Divide(float left, float right) => left / right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Max(float left, float right) => MathF.Max(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxAcross(float value) => value;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe float GatherStrided(float* source, int stride) => *source;
