@@ -173,6 +173,27 @@ internal static class ChamferKernels
         }
     }
 
+    /// <summary>Dᵀ of a half-precision document, converted to float on the way (every half is exactly a float, so the
+    /// result equals transposing the converted floats). Scalar: the conversion dominates and the layout matches
+    /// <see cref="FdeKernels.Transpose{TLanes, TVec}"/>, zero padding included.</summary>
+    public static void Transpose(ReadOnlySpan<Half> tokens, int count, int dimension, Span<float> transposed, int columns)
+    {
+        Debug.Assert(tokens.Length == count * dimension && transposed.Length >= dimension * columns && columns >= count);
+        for (int t = 0; t < count; t++)
+        {
+            ReadOnlySpan<Half> row = tokens.Slice(t * dimension, dimension);
+            for (int i = 0; i < dimension; i++)
+            {
+                transposed[(i * columns) + t] = (float)row[i];
+            }
+        }
+
+        for (int i = 0; i < dimension; i++)
+        {
+            transposed.Slice((i * columns) + count, columns - count).Clear();
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TVec Fold<TLanes, TVec>(TVec running, TVec s0, TVec s1, TVec s2, TVec s3, TVec b0, TVec b1, TVec b2, TVec b3)
         where TLanes : struct, ILanes<TVec>

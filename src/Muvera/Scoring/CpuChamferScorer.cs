@@ -3,6 +3,7 @@
 using System;
 using System.Buffers;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Threading;
 using System.Threading.Tasks;
 using Muvera.Kernels;
@@ -71,14 +72,117 @@ public sealed class CpuChamferScorer : IChamferScorer
         return SelectTop(scores, k);
     }
 
-    /// <summary>The top <paramref name="k"/> of <paramref name="scores"/> (index = id): higher first, ties to the lower id.</summary>
-    internal static ScoredId[] SelectTop(ReadOnlySpan<float> scores, int k)
+    /// <summary>Exact search over a whole store: the <paramref name="k"/> documents with the highest Chamfer score,
+    /// highest first, ties to the lower id.</summary>
+    /// <param name="query">The query's token vectors (at least one), of the store's dimension.</param>
+    /// <param name="store">The documents; a result's id is the store id.</param>
+    /// <param name="k">How many results at most (positive).</param>
+    /// <returns>min(k, store.Count) results.</returns>
+    /// <remarks>Brute force, parallel over documents; deterministic (the same results at every thread count). Float32
+    /// documents score bit-identically to <see cref="TopK(ReadOnlyMultiVector, IReadOnlyList{ReadOnlyMultiVector}, int)"/>
+    /// over the same floats; Float16 documents are converted to float while being transposed. Allocates one score per
+    /// document.</remarks>
+    /// <exception cref="ArgumentNullException"><paramref name="store"/> is null.</exception>
+    /// <exception cref="ArgumentException">An empty query, a NaN/∞ value, or a query dimension other than the store's.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> is not positive.</exception>
+    public ScoredId[] TopK(ReadOnlyMultiVector query, MultiVectorStore store, int k)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
+        ValidateStoreQuery(query, store);
+        int count = store.Count;
+        float[] scores = new float[count];
+        SimdWidth width = SimdDispatch.Preferred;
+        Parallel.For(0, count, _parallelOptions, i => scores[i] = ScoreStored(query, store, i, width));
+        return SelectTop(scores, [], k);
+    }
+
+    /// <summary>The rerank step over a store: the <paramref name="k"/> best of <paramref name="candidateIds"/> by exact
+    /// Chamfer score, highest first, ties to the lower id.</summary>
+    /// <param name="query">The query's token vectors (at least one), of the store's dimension.</param>
+    /// <param name="store">The documents.</param>
+    /// <param name="candidateIds">Store ids to score, in any order; a repeated id is scored once.</param>
+    /// <param name="k">How many results at most (positive).</param>
+    /// <returns>min(k, number of distinct candidates) results carrying store ids.</returns>
+    /// <remarks>Parallel over candidates and deterministic; allocates a copy of the ids and one score per candidate.</remarks>
+    /// <exception cref="ArgumentNullException"><paramref name="store"/> is null.</exception>
+    /// <exception cref="ArgumentException">An empty query, a NaN/∞ value, or a query dimension other than the store's.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> is not positive, or a candidate id is outside
+    /// <c>[0, store.Count)</c> (the message names the id and the count).</exception>
+    public ScoredId[] Rerank(ReadOnlyMultiVector query, MultiVectorStore store, ReadOnlySpan<int> candidateIds, int k)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
+        ValidateStoreQuery(query, store);
+        foreach (int id in candidateIds)
+        {
+            store.ValidateId(id, nameof(candidateIds));
+        }
+
+        // Sorted and distinct: a repeated id cannot appear twice in the results.
+        int[] ids = candidateIds.ToArray();
+        Array.Sort(ids);
+        int distinct = 0;
+        for (int i = 0; i < ids.Length; i++)
+        {
+            if (i == 0 || ids[i] != ids[i - 1])
+            {
+                ids[distinct++] = ids[i];
+            }
+        }
+
+        float[] scores = new float[distinct];
+        SimdWidth width = SimdDispatch.Preferred;
+        Parallel.For(0, distinct, _parallelOptions, i => scores[i] = ScoreStored(query, store, ids[i], width));
+        return SelectTop(scores, ids.AsSpan(0, distinct), k);
+    }
+
+    /// <summary>Chamfer(query, store document <paramref name="id"/>) at a chosen width without validation.</summary>
+    internal static float ScoreStored(ReadOnlyMultiVector query, MultiVectorStore store, int id, SimdWidth width)
+    {
+        int n = store.TokenCountUnchecked(id);
+        if (n == 0)
+        {
+            return float.NegativeInfinity;
+        }
+
+        int d = query.Dimension;
+        int columns = FdeKernels.PadColumns(n);
+        float[] transposed = ArrayPool<float>.Shared.Rent((d * columns) + columns);
+        try
+        {
+            Span<float> documentT = transposed.AsSpan(0, d * columns);
+            Span<float> bias = transposed.AsSpan(d * columns, columns);
+            if (store.ElementType == StoreElementType.Float32)
+            {
+                ChamferKernels.Transpose(width, store.FloatTokens(id), n, d, documentT, columns);
+            }
+            else
+            {
+                ChamferKernels.Transpose(store.HalfTokens(id), n, d, documentT, columns);
+            }
+
+            bias[..n].Clear();
+            bias[n..].Fill(float.NegativeInfinity);
+            return ChamferKernels.MaxSimSum(width, query.Span, query.Count, d, documentT, columns, bias);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(transposed);
+        }
+    }
+
+    /// <summary>The top <paramref name="k"/> of <paramref name="scores"/> (index = id): higher first, ties to the lower id.</summary>
+    internal static ScoredId[] SelectTop(ReadOnlySpan<float> scores, int k) => SelectTop(scores, [], k);
+
+    /// <summary>The top <paramref name="k"/> of <paramref name="scores"/> where score i belongs to id
+    /// <paramref name="ids"/>[i] (or to id i when <paramref name="ids"/> is empty): higher first, ties to the lower id.</summary>
+    internal static ScoredId[] SelectTop(ReadOnlySpan<float> scores, ReadOnlySpan<int> ids, int k)
+    {
+        Debug.Assert(ids.IsEmpty || ids.Length == scores.Length);
         int count = Math.Min(k, scores.Length);
         var heap = new PriorityQueue<int, ScoredId>(count + 1, WorstFirst.Instance);
         for (int i = 0; i < scores.Length; i++)
         {
-            var candidate = new ScoredId(i, scores[i]);
+            var candidate = new ScoredId(ids.IsEmpty ? i : ids[i], scores[i]);
             if (heap.Count < count)
             {
                 heap.Enqueue(i, candidate);
@@ -195,6 +299,18 @@ public sealed class CpuChamferScorer : IChamferScorer
                 ThrowHelper.ThrowArgument($"documents[{i}] has token dimension {document.Dimension}, but the query's dimension is {dimension}.", nameof(documents));
             }
         }
+    }
+
+    private static void ValidateStoreQuery(ReadOnlyMultiVector query, MultiVectorStore store)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ValidateQuery(query, nameof(query));
+        if (query.Dimension != store.Dimension)
+        {
+            ThrowHelper.ThrowArgument($"query has token dimension {query.Dimension}, but the store's dimension is {store.Dimension}.", nameof(query));
+        }
+
+        store.ThrowIfDisposed();
     }
 
     // Orders the bounded heap so that its root is the worst kept result.
