@@ -3,6 +3,7 @@
 using System;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
@@ -173,25 +174,18 @@ internal static class ChamferKernels
         }
     }
 
-    /// <summary>Dᵀ of a half-precision document, converted to float on the way (every half is exactly a float, so the
-    /// result equals transposing the converted floats). Scalar: the conversion dominates and the layout matches
-    /// <see cref="FdeKernels.Transpose{TLanes, TVec}"/>, zero padding included.</summary>
-    public static void Transpose(ReadOnlySpan<Half> tokens, int count, int dimension, Span<float> transposed, int columns)
+    /// <summary>
+    /// Dᵀ of a half-precision document: the rows are widened to float into <paramref name="scratch"/> (vectorised
+    /// F16C conversion through <see cref="TensorPrimitives.ConvertToSingle(ReadOnlySpan{Half}, Span{float})"/>), then
+    /// transposed as floats. Every half is exactly a float, so the result equals transposing the converted values.
+    /// </summary>
+    public static void Transpose(SimdWidth width, ReadOnlySpan<Half> tokens, int count, int dimension, Span<float> scratch,
+        Span<float> transposed, int columns)
     {
-        Debug.Assert(tokens.Length == count * dimension && transposed.Length >= dimension * columns && columns >= count);
-        for (int t = 0; t < count; t++)
-        {
-            ReadOnlySpan<Half> row = tokens.Slice(t * dimension, dimension);
-            for (int i = 0; i < dimension; i++)
-            {
-                transposed[(i * columns) + t] = (float)row[i];
-            }
-        }
-
-        for (int i = 0; i < dimension; i++)
-        {
-            transposed.Slice((i * columns) + count, columns - count).Clear();
-        }
+        Debug.Assert(tokens.Length == count * dimension && scratch.Length >= tokens.Length);
+        Span<float> rows = scratch[..tokens.Length];
+        TensorPrimitives.ConvertToSingle(tokens, rows);
+        Transpose(width, rows, count, dimension, transposed, columns);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

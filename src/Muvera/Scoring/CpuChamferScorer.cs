@@ -146,18 +146,19 @@ public sealed class CpuChamferScorer : IChamferScorer
 
         int d = query.Dimension;
         int columns = FdeKernels.PadColumns(n);
-        float[] transposed = ArrayPool<float>.Shared.Rent((d * columns) + columns);
+        bool half = store.ElementType == StoreElementType.Float16;
+        float[] transposed = ArrayPool<float>.Shared.Rent((d * columns) + columns + (half ? n * d : 0));
         try
         {
             Span<float> documentT = transposed.AsSpan(0, d * columns);
             Span<float> bias = transposed.AsSpan(d * columns, columns);
-            if (store.ElementType == StoreElementType.Float32)
+            if (half)
             {
-                ChamferKernels.Transpose(width, store.FloatTokens(id), n, d, documentT, columns);
+                ChamferKernels.Transpose(width, store.HalfTokens(id), n, d, transposed.AsSpan((d * columns) + columns, n * d), documentT, columns);
             }
             else
             {
-                ChamferKernels.Transpose(store.HalfTokens(id), n, d, documentT, columns);
+                ChamferKernels.Transpose(width, store.FloatTokens(id), n, d, documentT, columns);
             }
 
             bias[..n].Clear();
