@@ -105,7 +105,7 @@ public sealed class FdeKernelsTests
                 using GuardedBuffer tokens = GuardedBuffer.From(TestVectors.Gaussian(random, count * dimension));
                 using var transposed = new GuardedBuffer(dimension * columns);
                 transposed.Span.Fill(float.NaN);
-                Transpose(width, tokens.Span, count, dimension, transposed.Span, columns);
+                FdeKernels.Transpose(width, tokens.Span, count, dimension, transposed.Span, columns);
                 for (int i = 0; i < dimension; i++)
                 {
                     for (int t = 0; t < columns; t++)
@@ -299,25 +299,6 @@ public sealed class FdeKernelsTests
             Divide(width, block.Span, divisor);
             float[] expected = values.Select(v => v / divisor).ToArray();
             TestVectors.AssertBitIdentical(block.Span, expected, $"{width} length {length} / {divisor}");
-        }
-    }
-
-    private static void Transpose(SimdWidth width, ReadOnlySpan<float> tokens, int count, int dimension, Span<float> transposed, int columns)
-    {
-        switch (width)
-        {
-            case SimdWidth.Vector512:
-                FdeKernels.Transpose<Lanes512, Vector512<float>>(tokens, count, dimension, transposed, columns);
-                break;
-            case SimdWidth.Vector256:
-                FdeKernels.Transpose<Lanes256, Vector256<float>>(tokens, count, dimension, transposed, columns);
-                break;
-            case SimdWidth.Vector128:
-                FdeKernels.Transpose<Lanes128, Vector128<float>>(tokens, count, dimension, transposed, columns);
-                break;
-            default:
-                FdeKernels.Transpose<LanesScalar, float>(tokens, count, dimension, transposed, columns);
-                break;
         }
     }
 

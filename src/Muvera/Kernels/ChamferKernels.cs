@@ -154,26 +154,6 @@ internal static class ChamferKernels
             _ => MaxSimSum<LanesScalar, float>(query, queryTokens, dimension, transposed, columns, bias),
         };
 
-    /// <summary>Dᵀ of a document at a width chosen at run time (see <see cref="FdeKernels.Transpose{TLanes, TVec}"/>).</summary>
-    public static void Transpose(SimdWidth width, ReadOnlySpan<float> tokens, int count, int dimension, Span<float> transposed, int columns)
-    {
-        switch (width)
-        {
-            case SimdWidth.Vector512:
-                FdeKernels.Transpose<Lanes512, Vector512<float>>(tokens, count, dimension, transposed, columns);
-                break;
-            case SimdWidth.Vector256:
-                FdeKernels.Transpose<Lanes256, Vector256<float>>(tokens, count, dimension, transposed, columns);
-                break;
-            case SimdWidth.Vector128:
-                FdeKernels.Transpose<Lanes128, Vector128<float>>(tokens, count, dimension, transposed, columns);
-                break;
-            default:
-                FdeKernels.Transpose<LanesScalar, float>(tokens, count, dimension, transposed, columns);
-                break;
-        }
-    }
-
     /// <summary>
     /// Dᵀ of a half-precision document: the rows are widened to float into <paramref name="scratch"/> (vectorised
     /// F16C conversion through <see cref="TensorPrimitives.ConvertToSingle(ReadOnlySpan{Half}, Span{float})"/>), then
@@ -185,7 +165,7 @@ internal static class ChamferKernels
         Debug.Assert(tokens.Length == count * dimension && scratch.Length >= tokens.Length);
         Span<float> rows = scratch[..tokens.Length];
         TensorPrimitives.ConvertToSingle(tokens, rows);
-        Transpose(width, rows, count, dimension, transposed, columns);
+        FdeKernels.Transpose(width, rows, count, dimension, transposed, columns);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

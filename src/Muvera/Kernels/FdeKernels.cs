@@ -57,6 +57,26 @@ internal static class FdeKernels
         }
     }
 
+    /// <summary><see cref="Transpose{TLanes, TVec}"/> at a width chosen at run time.</summary>
+    public static void Transpose(SimdWidth width, ReadOnlySpan<float> tokens, int count, int dimension, Span<float> transposed, int columns)
+    {
+        switch (width)
+        {
+            case SimdWidth.Vector512:
+                Transpose<Lanes512, Vector512<float>>(tokens, count, dimension, transposed, columns);
+                break;
+            case SimdWidth.Vector256:
+                Transpose<Lanes256, Vector256<float>>(tokens, count, dimension, transposed, columns);
+                break;
+            case SimdWidth.Vector128:
+                Transpose<Lanes128, Vector128<float>>(tokens, count, dimension, transposed, columns);
+                break;
+            default:
+                Transpose<LanesScalar, float>(tokens, count, dimension, transposed, columns);
+                break;
+        }
+    }
+
     /// <summary>Returns whether any value is NaN or ±∞ (x − x is +0 for finite x and NaN otherwise).</summary>
     public static bool HasNonFinite<TLanes, TVec>(ReadOnlySpan<float> values)
         where TLanes : struct, ILanes<TVec>

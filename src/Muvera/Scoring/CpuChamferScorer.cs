@@ -158,7 +158,7 @@ public sealed class CpuChamferScorer : IChamferScorer
             }
             else
             {
-                ChamferKernels.Transpose(width, store.FloatTokens(id), n, d, documentT, columns);
+                FdeKernels.Transpose(width, store.FloatTokens(id), n, d, documentT, columns);
             }
 
             bias[..n].Clear();
@@ -219,7 +219,7 @@ public sealed class CpuChamferScorer : IChamferScorer
         {
             Span<float> documentT = transposed.AsSpan(0, d * columns);
             Span<float> bias = transposed.AsSpan(d * columns, columns);
-            ChamferKernels.Transpose(width, document.Span, n, d, documentT, columns);
+            FdeKernels.Transpose(width, document.Span, n, d, documentT, columns);
             bias[..n].Clear();
             bias[n..].Fill(float.NegativeInfinity);
             return ChamferKernels.MaxSimSum(width, query.Span, query.Count, d, documentT, columns, bias);
