@@ -34,4 +34,10 @@ internal static class SyntheticData
 
         return values;
     }
+
+    /// <summary>The Chamfer benchmarks' query: 32 unit tokens of 128 dimensions.</summary>
+    public static ReadOnlyMultiVector ChamferQuery() => new(UnitTokens(32, 128, seed: 5), 128);
+
+    /// <summary>The Chamfer benchmarks' corpus: <paramref name="count"/> documents of 80 unit tokens, row after row.</summary>
+    public static float[] ChamferCorpus(int count) => UnitTokens(count * 80, 128, seed: 7);
 }

@@ -25,7 +25,7 @@ public class ChamferBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _query = new ReadOnlyMultiVector(SyntheticData.UnitTokens(32, 128, seed: 5), 128);
+        _query = SyntheticData.ChamferQuery();
         _document = new ReadOnlyMultiVector(SyntheticData.UnitTokens(80, 128, seed: 6), 128);
     }
 
@@ -54,8 +54,8 @@ public class ChamferBatchBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _query = new ReadOnlyMultiVector(SyntheticData.UnitTokens(32, 128, seed: 5), 128);
-        float[] all = SyntheticData.UnitTokens(Documents * 80, 128, seed: 7);
+        _query = SyntheticData.ChamferQuery();
+        float[] all = SyntheticData.ChamferCorpus(Documents);
         _documents = new ReadOnlyMultiVector[Documents];
         for (int i = 0; i < Documents; i++)
         {
@@ -94,8 +94,8 @@ public class ChamferStoreBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _query = new ReadOnlyMultiVector(SyntheticData.UnitTokens(32, 128, seed: 5), 128);
-        float[] all = SyntheticData.UnitTokens(Documents * 80, 128, seed: 7);
+        _query = SyntheticData.ChamferQuery();
+        float[] all = SyntheticData.ChamferCorpus(Documents);
         _store = new MultiVectorStore(128, ElementType, normalize: false);
         for (int i = 0; i < Documents; i++)
         {
