@@ -9,6 +9,10 @@ namespace Muvera;
 /// <param name="Score">The score; higher is better.</param>
 public readonly record struct ScoredId(int Id, float Score) : IComparable<ScoredId>
 {
+    /// <summary>The filler for a result slot that holds no result: id −1 and score −∞ (it ranks after every real
+    /// result).</summary>
+    public static ScoredId None => new(-1, float.NegativeInfinity);
+
     /// <summary>Result order: higher score first, and on equal scores the lower id first.</summary>
     /// <param name="other">The result to compare with.</param>
     /// <returns>Negative when this result ranks before <paramref name="other"/>.</returns>
