@@ -8,6 +8,7 @@ using System.IO;
 using System.Runtime.InteropServices;
 using Muvera.Interop;
 using Muvera.Kernels;
+using Muvera.Serialization;
 
 namespace Muvera;
 
@@ -736,20 +737,4 @@ public sealed class MultiVectorStore : IDisposable
 
     private sealed record Layout(int Dimension, StoreElementType ElementType, bool Normalized, int Count, long TokenCount,
         long[] Offsets, long DataOffset, long DataLength);
-
-    // FNV-1a, 64-bit: catches torn or edited bytes; this is not a security boundary.
-    private static class Fnv64
-    {
-        public const ulong Basis = 14695981039346656037UL;
-
-        public static ulong Append(ulong hash, ReadOnlySpan<byte> bytes)
-        {
-            foreach (byte b in bytes)
-            {
-                hash = unchecked((hash ^ b) * 1099511628211UL);
-            }
-
-            return hash;
-        }
-    }
 }

@@ -46,6 +46,10 @@ internal interface ILanes<TVec>
     /// <summary>The largest lane (order-free: the maximum is exact and associative for non-NaN values).</summary>
     static abstract float MaxAcross(TVec value);
 
+    /// <summary>The sum of the lanes, added pairwise (upper half onto lower half down to one lane): a fixed order, so
+    /// the same vector always sums to the same float.</summary>
+    static abstract float SumAcross(TVec value);
+
     static abstract bool IsAllZero(TVec value);
 
     /// <summary>Loads <c>source[lane · stride]</c> for every lane (a hardware gather where there is one).</summary>
@@ -96,6 +100,9 @@ internal readonly struct Lanes512 : ILanes<Vector512<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(Vector512<float> value) => Lanes256.MaxAcross(Vector256.Max(value.GetLower(), value.GetUpper()));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float SumAcross(Vector512<float> value) => Lanes256.SumAcross(value.GetLower() + value.GetUpper());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe Vector512<float> GatherStrided(float* source, int stride)
@@ -171,6 +178,9 @@ internal readonly struct Lanes256 : ILanes<Vector256<float>>
     public static float MaxAcross(Vector256<float> value) => Lanes128.MaxAcross(Vector128.Max(value.GetLower(), value.GetUpper()));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float SumAcross(Vector256<float> value) => Lanes128.SumAcross(value.GetLower() + value.GetUpper());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe Vector256<float> GatherStrided(float* source, int stride)
     {
         if (Avx2.IsSupported)
@@ -242,6 +252,10 @@ internal readonly struct Lanes128 : ILanes<Vector128<float>>
         MathF.Max(MathF.Max(value.GetElement(0), value.GetElement(1)), MathF.Max(value.GetElement(2), value.GetElement(3)));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float SumAcross(Vector128<float> value) =>
+        (value.GetElement(0) + value.GetElement(2)) + (value.GetElement(1) + value.GetElement(3));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe Vector128<float> GatherStrided(float* source, int stride)
     {
         if (Avx2.IsSupported)
@@ -311,6 +325,9 @@ internal readonly struct LanesScalar : ILanes<float>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(float value) => value;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float SumAcross(float value) => value;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe float GatherStrided(float* source, int stride) => *source;
