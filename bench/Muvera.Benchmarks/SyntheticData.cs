@@ -7,6 +7,30 @@ namespace Muvera.Benchmarks;
 /// <summary>Fixed-seed synthetic token vectors for benchmarks.</summary>
 internal static class SyntheticData
 {
+    /// <summary>Whether the benchmarks run at smoke scale (environment variable <c>MUVERA_BENCH_SCALE=smoke</c>): tiny
+    /// data sets, so that a dry run of every benchmark finishes in seconds. Recorded results never use it.</summary>
+    public static bool Smoke => string.Equals(Environment.GetEnvironmentVariable("MUVERA_BENCH_SCALE"), "smoke", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Fast fixed-seed uniform values in [−1, 1) (a SplitMix64 hash of the index, so any slice can be made
+    /// in parallel): the flat-search benchmarks need gigabytes of floats, whose content does not affect their speed.</summary>
+    public static float[] Uniform(long count, ulong seed)
+    {
+        float[] values = new float[count];
+        System.Threading.Tasks.Parallel.For(0, (count + 65535) / 65536, chunk =>
+        {
+            long end = Math.Min(count, (chunk + 1) * 65536);
+            for (long i = chunk * 65536; i < end; i++)
+            {
+                ulong z = unchecked(((ulong)i + seed) * 0x9E3779B97F4A7C15UL);
+                z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
+                z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
+                z ^= z >> 31;
+                values[i] = ((z >> 40) * (1f / (1 << 23))) - 1f;
+            }
+        });
+        return values;
+    }
+
     /// <summary>Row-major unit-length Gaussian token vectors.</summary>
     public static float[] UnitTokens(int count, int dimension, int seed)
     {
