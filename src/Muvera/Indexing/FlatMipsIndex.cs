@@ -166,6 +166,37 @@ public sealed class FlatMipsIndex : IMipsIndex
         return first;
     }
 
+    /// <summary>Copies stored vector <paramref name="id"/> into <paramref name="destination"/> (Float16 storage is
+    /// widened to float), e.g. to build another backend from this index.</summary>
+    /// <param name="id">The vector's id, in [0, <see cref="Count"/>).</param>
+    /// <param name="destination">Receives <see cref="Dimension"/> floats.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="id"/> is outside [0, Count).</exception>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than the dimension.</exception>
+    public void CopyVector(int id, Span<float> destination)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if ((uint)id >= (uint)_count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(id), id, $"id {id} is outside [0, {_count}).");
+        }
+
+        if (destination.Length < _dimension)
+        {
+            throw new ArgumentException($"destination length {destination.Length} is shorter than the dimension {_dimension}.", nameof(destination));
+        }
+
+        int block = id / _rowsPerBlock;
+        int offset = (id % _rowsPerBlock) * _dimension;
+        if (ElementType == StoreElementType.Float32)
+        {
+            _floatBlocks[block].AsSpan(offset, _dimension).CopyTo(destination);
+        }
+        else
+        {
+            TensorPrimitives.ConvertToSingle(_halfBlocks[block].AsSpan(offset, _dimension), destination);
+        }
+    }
+
     /// <summary>Allocates room for <paramref name="capacity"/> vectors, so that adds up to it do not reallocate.</summary>
     /// <param name="capacity">The number of vectors to make room for.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="capacity"/> is negative.</exception>

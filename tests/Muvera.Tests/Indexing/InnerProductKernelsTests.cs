@@ -157,6 +157,27 @@ public sealed class FlatMipsIndexTests
         }
     }
 
+    [TestCase(StoreElementType.Float32)]
+    [TestCase(StoreElementType.Float16)]
+    public void CopyVector_ReturnsTheStoredVector(StoreElementType type)
+    {
+        var random = new Random(4);
+        float[] vectors = TestVectors.Gaussian(random, 30 * 6);
+        using var index = new FlatMipsIndex(6, type, rowsPerBlock: 4);
+        index.Add(vectors);
+        var copy = new float[6];
+        for (int id = 0; id < 30; id++)
+        {
+            index.CopyVector(id, copy);
+            float[] expected = vectors.AsSpan(id * 6, 6).ToArray();
+            Assert.That(copy, Is.EqualTo(type == StoreElementType.Float32 ? expected : expected.Select(v => (float)(Half)v)), $"id {id}");
+        }
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => index.CopyVector(30, copy));
+        Assert.Throws<ArgumentOutOfRangeException>(() => index.CopyVector(-1, copy));
+        Assert.Throws<ArgumentException>(() => index.CopyVector(0, new float[5]));
+    }
+
     [Test]
     public void SaveToStream_LoadFromNonSeekableStream_RoundTrips()
     {
