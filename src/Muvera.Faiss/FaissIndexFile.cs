@@ -5,6 +5,7 @@ using System.Buffers.Binary;
 using System.IO;
 using System.Text;
 using Muvera.Faiss.Interop;
+using Muvera.Serialization;
 
 namespace Muvera.Faiss;
 
@@ -239,22 +240,6 @@ internal static class FaissIndexFile
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // The original failure is the one worth reporting.
-        }
-    }
-
-    // FNV-1a, 64-bit, as in the other Muvera file formats: catches torn or edited bytes; not a security boundary.
-    private static class Fnv64
-    {
-        public const ulong Basis = 14695981039346656037UL;
-
-        public static ulong Append(ulong hash, ReadOnlySpan<byte> bytes)
-        {
-            foreach (byte b in bytes)
-            {
-                hash = unchecked((hash ^ b) * 1099511628211UL);
-            }
-
-            return hash;
         }
     }
 }

@@ -355,22 +355,7 @@ public sealed class MultiVectorStore : IDisposable
     public void Save(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        string temporary = path + ".tmp";
-        try
-        {
-            using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                Save(stream);
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temporary, path, overwrite: true);
-        }
-        catch
-        {
-            TryDelete(temporary);
-            throw;
-        }
+        AtomicFile.Write(path, 1 << 16, Save);
     }
 
     /// <summary>Reads a store from <paramref name="stream"/> into memory (the result is writable and needs no
@@ -541,18 +526,6 @@ public sealed class MultiVectorStore : IDisposable
         if (!BitConverter.IsLittleEndian)
         {
             throw new PlatformNotSupportedException("Multi-vector store files keep token data little-endian and are read and written only on little-endian machines.");
-        }
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // The original failure is the one worth reporting.
         }
     }
 

@@ -292,22 +292,7 @@ public sealed class FlatMipsIndex : IMipsIndex
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        string temporary = path + ".tmp";
-        try
-        {
-            using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
-            {
-                Save(stream);
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temporary, path, overwrite: true);
-        }
-        catch
-        {
-            TryDelete(temporary);
-            throw;
-        }
+        AtomicFile.Write(path, 1 << 20, Save);
     }
 
     /// <summary>Reads an index that <see cref="Save(string)"/> wrote, into memory.</summary>
@@ -603,20 +588,6 @@ public sealed class FlatMipsIndex : IMipsIndex
         if (!BitConverter.IsLittleEndian)
         {
             throw new PlatformNotSupportedException("Flat index files are read and written on little-endian machines only.");
-        }
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
         }
     }
 
