@@ -432,7 +432,7 @@ public sealed class MultiVectorStoreTests
         Assert.That(BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(16)), Is.EqualTo(Dimension));
         Assert.That(BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(24)), Is.EqualTo(s_tokenCounts.Length));
         Assert.That(BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(32)), Is.EqualTo(s_tokenCounts.Sum()));
-        Assert.That(BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(56)), Is.EqualTo(Fnv64(bytes.AsSpan(0, 56))));
+        Assert.That(BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(56)), Is.EqualTo(TestVectors.Fnv1a64(bytes.AsSpan(0, 56))));
         Assert.That(bytes, Has.Length.EqualTo(192 + (s_tokenCounts.Sum() * Dimension * 2)));
     }
 
@@ -503,7 +503,7 @@ public sealed class MultiVectorStoreTests
     private static byte[] WithHeader(byte[] bytes, Action<byte[]> edit)
     {
         edit(bytes);
-        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(56), Fnv64(bytes.AsSpan(0, 56)));
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(56), TestVectors.Fnv1a64(bytes.AsSpan(0, 56)));
         return bytes;
     }
 
@@ -522,25 +522,13 @@ public sealed class MultiVectorStoreTests
             BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(64 + (8 * i)), offsets[i]);
         }
 
-        return WithHeader(bytes, h => BinaryPrimitives.WriteUInt64LittleEndian(h.AsSpan(40), Fnv64(h.AsSpan(64, 8 * (count + 1)))));
+        return WithHeader(bytes, h => BinaryPrimitives.WriteUInt64LittleEndian(h.AsSpan(40), TestVectors.Fnv1a64(h.AsSpan(64, 8 * (count + 1)))));
     }
 
     // Overwrites the first data bytes and recomputes the data checksum (the fixture's data starts at 192).
     private static byte[] WithData(byte[] bytes, byte[] prefix)
     {
         prefix.CopyTo(bytes, 192);
-        return WithHeader(bytes, h => BinaryPrimitives.WriteUInt64LittleEndian(h.AsSpan(48), Fnv64(h.AsSpan(192))));
-    }
-
-    // FNV-1a 64-bit, as specified in src/Muvera/Serialization/README.md.
-    private static ulong Fnv64(ReadOnlySpan<byte> bytes)
-    {
-        ulong hash = 0xCBF29CE484222325UL;
-        foreach (byte b in bytes)
-        {
-            hash = unchecked((hash ^ b) * 0x100000001B3UL);
-        }
-
-        return hash;
+        return WithHeader(bytes, h => BinaryPrimitives.WriteUInt64LittleEndian(h.AsSpan(48), TestVectors.Fnv1a64(h.AsSpan(192))));
     }
 }

@@ -209,7 +209,7 @@ public sealed class FlatMipsIndex : IMipsIndex
 
     /// <inheritdoc/>
     public int Search(ReadOnlySpan<float> query, int k, Span<ScoredId> results) =>
-        Search(query, k, results, DefaultParallelOptions);
+        Search(query, k, results, s_defaultParallelOptions);
 
     /// <summary>Searches one query with a thread limit and cancellation (large indexes split the vectors across threads).</summary>
     /// <param name="query">A vector of <see cref="Dimension"/> finite values.</param>
@@ -233,7 +233,7 @@ public sealed class FlatMipsIndex : IMipsIndex
 
     /// <inheritdoc/>
     public void SearchBatch(ReadOnlySpan<float> queries, int k, Span<ScoredId> results) =>
-        SearchBatch(queries, k, results, DefaultParallelOptions);
+        SearchBatch(queries, k, results, s_defaultParallelOptions);
 
     /// <inheritdoc/>
     public void SearchBatch(ReadOnlySpan<float> queries, int k, Span<ScoredId> results, ParallelOptions parallelOptions)
@@ -426,7 +426,8 @@ public sealed class FlatMipsIndex : IMipsIndex
         _count = 0;
     }
 
-    private static ParallelOptions DefaultParallelOptions => new();
+    // Never mutated: the default of every overload without ParallelOptions (all cores, no cancellation).
+    private static readonly ParallelOptions s_defaultParallelOptions = new();
 
     /// <summary>Searches <paramref name="queryCount"/> (≤ <see cref="QueryBlock"/>) queries in one pass; returns a heap
     /// per query.</summary>

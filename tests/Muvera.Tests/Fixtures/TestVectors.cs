@@ -116,4 +116,46 @@ internal static class TestVectors
             }
         }
     }
+
+    /// <summary><paramref name="count"/> unit vectors (Gaussian directions) of <paramref name="dimension"/> floats from
+    /// <c>new Random(seed)</c>: Box–Muller draws, scaled by one float reciprocal of the double norm. The MIPS tests'
+    /// data; recall floors were measured on exactly these values.</summary>
+    public static float[] UnitRows(int count, int dimension, int seed)
+    {
+        var random = new System.Random(seed);
+        var vectors = new float[count * dimension];
+        for (int i = 0; i < count; i++)
+        {
+            Span<float> row = vectors.AsSpan(i * dimension, dimension);
+            double norm = 0;
+            for (int j = 0; j < dimension; j++)
+            {
+                double u1 = 1 - random.NextDouble(), u2 = random.NextDouble();
+                double g = Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
+                row[j] = (float)g;
+                norm += g * g;
+            }
+
+            float scale = (float)(1 / Math.Sqrt(norm));
+            for (int j = 0; j < dimension; j++)
+            {
+                row[j] *= scale;
+            }
+        }
+
+        return vectors;
+    }
+
+    /// <summary>FNV-1a 64-bit as specified in src/Muvera/Serialization/README.md (written out here, independently of
+    /// the library's, for tests that forge or patch file checksums).</summary>
+    public static ulong Fnv1a64(ReadOnlySpan<byte> bytes)
+    {
+        ulong hash = 0xCBF29CE484222325UL;
+        foreach (byte b in bytes)
+        {
+            hash = unchecked((hash ^ b) * 0x100000001B3UL);
+        }
+
+        return hash;
+    }
 }

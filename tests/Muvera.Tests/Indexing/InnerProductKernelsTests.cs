@@ -238,7 +238,7 @@ public sealed class FlatMipsIndexTests
         index.Save(buffer);
         byte[] bytes = buffer.ToArray();
         BitConverter.TryWriteBytes(bytes.AsSpan(FlatMipsIndex.HeaderLength + 8), float.NaN);
-        ulong checksum = Fnv(bytes.AsSpan(FlatMipsIndex.HeaderLength));
+        ulong checksum = TestVectors.Fnv1a64(bytes.AsSpan(FlatMipsIndex.HeaderLength));
         BitConverter.TryWriteBytes(bytes.AsSpan(32), checksum);
         RewriteHeaderChecksum(bytes);
         var error = Assert.Throws<InvalidDataException>(() => FlatMipsIndex.Load(new MemoryStream(bytes)));
@@ -257,18 +257,7 @@ public sealed class FlatMipsIndexTests
     }
 
     private static void RewriteHeaderChecksum(byte[] bytes) =>
-        BitConverter.TryWriteBytes(bytes.AsSpan(56), Fnv(bytes.AsSpan(0, 56)));
-
-    private static ulong Fnv(ReadOnlySpan<byte> bytes)
-    {
-        ulong hash = 14695981039346656037UL;
-        foreach (byte b in bytes)
-        {
-            hash = unchecked((hash ^ b) * 1099511628211UL);
-        }
-
-        return hash;
-    }
+        BitConverter.TryWriteBytes(bytes.AsSpan(56), TestVectors.Fnv1a64(bytes.AsSpan(0, 56)));
 
     /// <summary>A read-only stream that cannot seek (as a network or pipe stream).</summary>
     private sealed class ForwardOnlyStream(byte[] bytes) : Stream

@@ -7,6 +7,7 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Muvera.Indexing;
+using Muvera.Tests.Fixtures;
 
 namespace Muvera.Tests.Indexing;
 
@@ -72,8 +73,8 @@ public abstract class MipsIndexConformanceTests<TIndex>
             Assert.Ignore(message);
         }
 
-        _corpus = UnitVectors(CorpusSize, seed: 11);
-        _queries = UnitVectors(QueryCount, seed: 12);
+        _corpus = TestVectors.UnitRows(CorpusSize, Dimension, seed: 11);
+        _queries = TestVectors.UnitRows(QueryCount, Dimension, seed: 12);
         _directory = Path.Combine(Path.GetTempPath(), "muvera-mips-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(_directory);
     }
@@ -166,7 +167,7 @@ public abstract class MipsIndexConformanceTests<TIndex>
     {
         // Eight copies of one vector among others: equal scores must come out in id order.
         using TIndex index = Create(Dimension);
-        float[] vectors = UnitVectors(300, seed: 21);
+        float[] vectors = TestVectors.UnitRows(300, Dimension, seed: 21);
         float[] query = vectors.AsSpan(0, Dimension).ToArray();
         foreach (int copy in new[] { 40, 7, 150, 299, 3, 88, 200 })
         {
@@ -353,33 +354,6 @@ public abstract class MipsIndexConformanceTests<TIndex>
         index.Dispose();
         Assert.Throws<ObjectDisposedException>(() => index.Search(Query(0), K, new ScoredId[K]));
         Assert.Throws<ObjectDisposedException>(() => index.Add(Query(0)));
-    }
-
-    /// <summary>Deterministic random unit vectors (Gaussian directions).</summary>
-    protected static float[] UnitVectors(int count, int seed)
-    {
-        var random = new Random(seed);
-        var vectors = new float[count * Dimension];
-        for (int i = 0; i < count; i++)
-        {
-            Span<float> row = vectors.AsSpan(i * Dimension, Dimension);
-            double norm = 0;
-            for (int j = 0; j < Dimension; j++)
-            {
-                double u1 = 1 - random.NextDouble(), u2 = random.NextDouble();
-                double g = Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
-                row[j] = (float)g;
-                norm += g * g;
-            }
-
-            float scale = (float)(1 / Math.Sqrt(norm));
-            for (int j = 0; j < Dimension; j++)
-            {
-                row[j] *= scale;
-            }
-        }
-
-        return vectors;
     }
 
     private TIndex Build()

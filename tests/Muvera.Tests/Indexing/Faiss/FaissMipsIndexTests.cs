@@ -8,6 +8,7 @@ using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using Muvera.Faiss;
+using Muvera.Tests.Fixtures;
 
 namespace Muvera.Tests.Indexing;
 
@@ -35,8 +36,8 @@ public sealed class FaissMipsIndexTests
             Assert.Ignore($"FAISS is not available: {reason}");
         }
 
-        _corpus = UnitVectors(1500, seed: 31);
-        _queries = UnitVectors(40, seed: 32);
+        _corpus = TestVectors.UnitRows(1500, Dimension, seed: 31);
+        _queries = TestVectors.UnitRows(40, Dimension, seed: 32);
         _directory = Path.Combine(Path.GetTempPath(), "muvera-faiss-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(_directory);
     }
@@ -448,7 +449,7 @@ public sealed class FaissMipsIndexTests
         factoryBytes.CopyTo(rewritten, 28);
         int trailer = 28 + factoryBytes.Length;
         BinaryPrimitives.WriteInt64LittleEndian(rewritten.AsSpan(trailer), payload.Length);
-        BinaryPrimitives.WriteUInt64LittleEndian(rewritten.AsSpan(trailer + 8), Fnv(payload));
+        BinaryPrimitives.WriteUInt64LittleEndian(rewritten.AsSpan(trailer + 8), TestVectors.Fnv1a64(payload));
         FixHeaderChecksum(rewritten);
         File.WriteAllBytes(path, [.. rewritten, .. payload]);
     }
@@ -456,43 +457,6 @@ public sealed class FaissMipsIndexTests
     private static void FixHeaderChecksum(byte[] bytes)
     {
         int trailer = 28 + BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(24));
-        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(trailer + 16), Fnv(bytes.AsSpan(0, trailer + 16)));
-    }
-
-    private static ulong Fnv(ReadOnlySpan<byte> bytes)
-    {
-        ulong hash = 14695981039346656037UL;
-        foreach (byte b in bytes)
-        {
-            hash = unchecked((hash ^ b) * 1099511628211UL);
-        }
-
-        return hash;
-    }
-
-    private static float[] UnitVectors(int count, int seed)
-    {
-        var random = new Random(seed);
-        var vectors = new float[count * Dimension];
-        for (int i = 0; i < count; i++)
-        {
-            Span<float> row = vectors.AsSpan(i * Dimension, Dimension);
-            double norm = 0;
-            for (int j = 0; j < Dimension; j++)
-            {
-                double u1 = 1 - random.NextDouble(), u2 = random.NextDouble();
-                double g = Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
-                row[j] = (float)g;
-                norm += g * g;
-            }
-
-            float scale = (float)(1 / Math.Sqrt(norm));
-            for (int j = 0; j < Dimension; j++)
-            {
-                row[j] *= scale;
-            }
-        }
-
-        return vectors;
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(trailer + 16), TestVectors.Fnv1a64(bytes.AsSpan(0, trailer + 16)));
     }
 }

@@ -7,6 +7,7 @@ using System.IO;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
+using Muvera.Tests.Fixtures;
 using Muvera.USearch;
 
 namespace Muvera.Tests.Indexing;
@@ -108,8 +109,8 @@ public sealed class USearchMipsIndexTests
     [Test]
     public void ExpansionSearch_PropertyAndPerCall_AreEquivalentAndChecked()
     {
-        float[] corpus = UnitVectors(2000, Dimension, seed: 1);
-        float[] queries = UnitVectors(60, Dimension, seed: 2);
+        float[] corpus = TestVectors.UnitRows(2000, Dimension, seed: 1);
+        float[] queries = TestVectors.UnitRows(60, Dimension, seed: 2);
         using var index = new USearchMipsIndex(Dimension, new USearchOptions { ScalarKind = USearchScalarKind.Float32, ExpansionSearch = 16 });
         index.Add(corpus);
 
@@ -144,8 +145,8 @@ public sealed class USearchMipsIndexTests
     [TestCaseSource(nameof(s_kinds))]
     public void ScalarKind_ScoresAreInnerProductsOfTheStoredVectors_AndSurviveSaveLoad(USearchScalarKind kind)
     {
-        float[] corpus = UnitVectors(500, Dimension, seed: 3);
-        float[] queries = UnitVectors(20, Dimension, seed: 4);
+        float[] corpus = TestVectors.UnitRows(500, Dimension, seed: 3);
+        float[] queries = TestVectors.UnitRows(20, Dimension, seed: 4);
         var options = new USearchOptions { ScalarKind = kind, Connectivity = 8, ExpansionAdd = 40, ExpansionSearch = 50 };
         using var index = new USearchMipsIndex(Dimension, options);
         index.Add(corpus);
@@ -174,8 +175,8 @@ public sealed class USearchMipsIndexTests
     [Test]
     public void View_SearchesLikeLoad_RefusesAddAndReserve_AndCanBeSaved()
     {
-        float[] corpus = UnitVectors(1000, Dimension, seed: 5);
-        float[] queries = UnitVectors(30, Dimension, seed: 6);
+        float[] corpus = TestVectors.UnitRows(1000, Dimension, seed: 5);
+        float[] queries = TestVectors.UnitRows(30, Dimension, seed: 6);
         using var index = new USearchMipsIndex(Dimension, new USearchOptions { ExpansionSearch = 80 });
         index.Add(corpus);
         string path = Path.Combine(_directory, "view.idx");
@@ -231,8 +232,8 @@ public sealed class USearchMipsIndexTests
     public void ParallelAdd_AtEachThreadCount_GivesValidResults(int threads)
     {
         const int n = 3000, queryCount = 50, k = 10;
-        float[] corpus = UnitVectors(n, Dimension, seed: 7);
-        float[] queries = UnitVectors(queryCount, Dimension, seed: 8);
+        float[] corpus = TestVectors.UnitRows(n, Dimension, seed: 7);
+        float[] queries = TestVectors.UnitRows(queryCount, Dimension, seed: 8);
         using var index = new USearchMipsIndex(Dimension, new USearchOptions { ScalarKind = USearchScalarKind.Float32, ExpansionSearch = 128 });
         Assert.That(index.Add(corpus.AsSpan(0, 1000 * Dimension), new ParallelOptions { MaxDegreeOfParallelism = threads }), Is.Zero);
         Assert.That(index.Add(corpus.AsSpan(1000 * Dimension), new ParallelOptions { MaxDegreeOfParallelism = threads }), Is.EqualTo(1000));
@@ -265,8 +266,8 @@ public sealed class USearchMipsIndexTests
     [Test]
     public void Add_OneThread_BuildsTheSameGraphEveryTime()
     {
-        float[] corpus = UnitVectors(1500, Dimension, seed: 9);
-        float[] queries = UnitVectors(40, Dimension, seed: 10);
+        float[] corpus = TestVectors.UnitRows(1500, Dimension, seed: 9);
+        float[] queries = TestVectors.UnitRows(40, Dimension, seed: 10);
         var sequential = new ParallelOptions { MaxDegreeOfParallelism = 1 };
         using var first = new USearchMipsIndex(Dimension);
         using var second = new USearchMipsIndex(Dimension);
@@ -281,7 +282,7 @@ public sealed class USearchMipsIndexTests
         // Identical vectors inserted at the same time could leave a copy unreachable; repeats are inserted after the rest.
         for (int run = 0; run < 20; run++)
         {
-            float[] vectors = UnitVectors(300, Dimension, seed: 100 + run);
+            float[] vectors = TestVectors.UnitRows(300, Dimension, seed: 100 + run);
             int[] copies = [0, 3, 7, 40, 88, 150, 200, 299];
             float[] query = vectors.AsSpan(0, Dimension).ToArray();
             foreach (int copy in copies)
@@ -300,7 +301,7 @@ public sealed class USearchMipsIndexTests
     [Test]
     public void Add_OneRowAtATime_GrowsCapacityByDoublingAndKeepsIdsDense()
     {
-        float[] corpus = UnitVectors(300, Dimension, seed: 11);
+        float[] corpus = TestVectors.UnitRows(300, Dimension, seed: 11);
         using var index = new USearchMipsIndex(Dimension, new USearchOptions { ScalarKind = USearchScalarKind.Float32 });
         var capacities = new List<int>();
         for (int i = 0; i < 300; i++)
@@ -335,10 +336,10 @@ public sealed class USearchMipsIndexTests
         Assert.That(reserved, Is.GreaterThanOrEqualTo(5000));
         index.Reserve(10);
         Assert.That(index.Capacity, Is.EqualTo(reserved));
-        index.Add(UnitVectors(5000, Dimension, seed: 12));
+        index.Add(TestVectors.UnitRows(5000, Dimension, seed: 12));
         Assert.That(index.Capacity, Is.EqualTo(reserved), "no growth was needed");
         Assert.That(index.Count, Is.EqualTo(5000));
-        index.Add(UnitVectors(1, Dimension, seed: 13));
+        index.Add(TestVectors.UnitRows(1, Dimension, seed: 13));
         Assert.That(index.Capacity, Is.GreaterThanOrEqualTo(5001));
         Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => index.Reserve(-1))!.ParamName, Is.EqualTo("capacity"));
     }
@@ -346,7 +347,7 @@ public sealed class USearchMipsIndexTests
     [Test]
     public void Add_ValueBeyondTheStorageRange_IsRefusedAndAddsNothing()
     {
-        float[] rows = UnitVectors(3, Dimension, seed: 14);
+        float[] rows = TestVectors.UnitRows(3, Dimension, seed: 14);
         rows[Dimension + 2] = 70000f;
         using (var half = new USearchMipsIndex(Dimension, new USearchOptions { ScalarKind = USearchScalarKind.Float16 }))
         {
@@ -375,7 +376,7 @@ public sealed class USearchMipsIndexTests
     [Test]
     public void Add_Cancelled_AddsNothing_AndTheIndexStaysUsable()
     {
-        float[] corpus = UnitVectors(20000, Dimension, seed: 15);
+        float[] corpus = TestVectors.UnitRows(20000, Dimension, seed: 15);
         using var index = new USearchMipsIndex(Dimension, new USearchOptions { ScalarKind = USearchScalarKind.Float32 });
         using (var cancelled = new CancellationTokenSource())
         {
@@ -399,10 +400,10 @@ public sealed class USearchMipsIndexTests
         }
 
         // The removed rows' slots are reused; ids stay dense and every stored vector is the new one.
-        float[] fresh = UnitVectors(500, Dimension, seed: 16);
+        float[] fresh = TestVectors.UnitRows(500, Dimension, seed: 16);
         Assert.That(index.Add(fresh), Is.Zero);
         Assert.That(index.Count, Is.EqualTo(500));
-        float[] queries = UnitVectors(10, Dimension, seed: 17);
+        float[] queries = TestVectors.UnitRows(10, Dimension, seed: 17);
         var exact = new ScoredId[10 * 5];
         index.SearchExactBatch(queries, 5, exact);
         Assert.That(exact, Is.EqualTo(BruteForce(fresh, queries, 5)).Using<ScoredId>(SameIdAndScore));
@@ -415,8 +416,8 @@ public sealed class USearchMipsIndexTests
     {
         // 16 MB blocks of 8192-d floats hold 512 vectors: 1300 vectors take three blocks.
         const int d = 8192, n = 1300, queryCount = 6;
-        float[] corpus = UnitVectors(n, d, seed: 18);
-        float[] queries = UnitVectors(queryCount, d, seed: 19);
+        float[] corpus = TestVectors.UnitRows(n, d, seed: 18);
+        float[] queries = TestVectors.UnitRows(queryCount, d, seed: 19);
         using var index = new USearchMipsIndex(d, new USearchOptions { ScalarKind = USearchScalarKind.Float32, Connectivity = 4, ExpansionAdd = 8 });
         index.Add(corpus);
 
@@ -445,7 +446,7 @@ public sealed class USearchMipsIndexTests
     public void SearchExact_EmptyIndexAndBadArguments()
     {
         using var index = new USearchMipsIndex(Dimension);
-        float[] query = UnitVectors(1, Dimension, seed: 20);
+        float[] query = TestVectors.UnitRows(1, Dimension, seed: 20);
         Assert.That(index.SearchExact(query, 5, []), Is.Zero);
         var batch = new ScoredId[5];
         index.SearchExactBatch(query, 5, batch);
@@ -461,8 +462,8 @@ public sealed class USearchMipsIndexTests
     [Test]
     public void Search_SmallK_AllocatesNothing()
     {
-        float[] corpus = UnitVectors(1000, Dimension, seed: 21);
-        float[] queries = UnitVectors(20, Dimension, seed: 22);
+        float[] corpus = TestVectors.UnitRows(1000, Dimension, seed: 21);
+        float[] queries = TestVectors.UnitRows(20, Dimension, seed: 22);
         using var index = new USearchMipsIndex(Dimension);
         index.Add(corpus);
         var results = new ScoredId[10];
@@ -485,7 +486,7 @@ public sealed class USearchMipsIndexTests
     public void Disposed_EveryMemberThrowsObjectDisposed()
     {
         var index = new USearchMipsIndex(Dimension);
-        index.Add(UnitVectors(10, Dimension, seed: 23));
+        index.Add(TestVectors.UnitRows(10, Dimension, seed: 23));
         index.Dispose();
         float[] query = new float[Dimension];
         Assert.Throws<ObjectDisposedException>(() => _ = index.Capacity);
@@ -536,7 +537,7 @@ public sealed class USearchMipsIndexTests
     {
         // Checksums catch accidents, not intent: a crafted file with recomputed checksums must still be refused.
         using var index = new USearchMipsIndex(8, new USearchOptions { ScalarKind = USearchScalarKind.Float32, Connectivity = 4 });
-        index.Add(UnitVectors(200, 8, seed: 24));
+        index.Add(TestVectors.UnitRows(200, 8, seed: 24));
         string path = Path.Combine(_directory, "tamper-source.idx");
         index.Save(path);
         byte[] file = File.ReadAllBytes(path);
@@ -563,7 +564,7 @@ public sealed class USearchMipsIndexTests
     public void Load_TamperedHeaderWithValidChecksum_ThrowsNamingTheField(int offset, ushort value, string message)
     {
         using var index = new USearchMipsIndex(8);
-        index.Add(UnitVectors(20, 8, seed: 25));
+        index.Add(TestVectors.UnitRows(20, 8, seed: 25));
         string path = Path.Combine(_directory, "header-source.idx");
         index.Save(path);
         byte[] file = File.ReadAllBytes(path);
@@ -588,7 +589,7 @@ public sealed class USearchMipsIndexTests
         using USearchMipsIndex loaded = USearchMipsIndex.Load(path);
         Assert.That(loaded.Count, Is.Zero);
         Assert.That(loaded.Options, Is.EqualTo(index.Options));
-        Assert.That(loaded.Add(UnitVectors(5, Dimension, seed: 26)), Is.Zero);
+        Assert.That(loaded.Add(TestVectors.UnitRows(5, Dimension, seed: 26)), Is.Zero);
         Assert.That(loaded.Count, Is.EqualTo(5));
         using USearchMipsIndex view = USearchMipsIndex.View(path);
         Assert.That(view.Search(new float[Dimension], 3, []), Is.Zero);
@@ -671,51 +672,14 @@ public sealed class USearchMipsIndexTests
         }
     }
 
-    private static float[] UnitVectors(int count, int dimension, int seed)
-    {
-        var random = new Random(seed);
-        var vectors = new float[count * dimension];
-        for (int i = 0; i < count; i++)
-        {
-            Span<float> row = vectors.AsSpan(i * dimension, dimension);
-            double norm = 0;
-            for (int j = 0; j < dimension; j++)
-            {
-                double u1 = 1 - random.NextDouble(), u2 = random.NextDouble();
-                double g = Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
-                row[j] = (float)g;
-                norm += g * g;
-            }
-
-            float scale = (float)(1 / Math.Sqrt(norm));
-            for (int j = 0; j < dimension; j++)
-            {
-                row[j] *= scale;
-            }
-        }
-
-        return vectors;
-    }
-
     private static void WriteU32(byte[] file, int offset, uint value) => BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(offset), value);
 
     // Recomputes what a forger would: the payload length, the payload checksum and the header checksum.
     private static void Reseal(byte[] file)
     {
         BinaryPrimitives.WriteInt64LittleEndian(file.AsSpan(40), file.Length - 64);
-        BinaryPrimitives.WriteUInt64LittleEndian(file.AsSpan(48), Fnv(file.AsSpan(64)));
-        BinaryPrimitives.WriteUInt64LittleEndian(file.AsSpan(56), Fnv(file.AsSpan(0, 56)));
-    }
-
-    private static ulong Fnv(ReadOnlySpan<byte> bytes)
-    {
-        ulong hash = 14695981039346656037UL;
-        foreach (byte b in bytes)
-        {
-            hash = unchecked((hash ^ b) * 1099511628211UL);
-        }
-
-        return hash;
+        BinaryPrimitives.WriteUInt64LittleEndian(file.AsSpan(48), TestVectors.Fnv1a64(file.AsSpan(64)));
+        BinaryPrimitives.WriteUInt64LittleEndian(file.AsSpan(56), TestVectors.Fnv1a64(file.AsSpan(0, 56)));
     }
 
     /// <summary>Offsets inside a saved file (64-byte header, then USearch's serialization).</summary>
