@@ -385,18 +385,24 @@ public sealed class USearchMipsIndexTests
             Assert.That(index.Count, Is.Zero);
         }
 
-        using (var midway = new CancellationTokenSource(TimeSpan.FromMilliseconds(100)))
+        // Cancelled midway: the token is cancelled as soon as the index has reserved room for the rows (the insertion
+        // loop comes next), so that 200,000 insertions cannot all finish first and the rollback path always runs.
+        float[] large = TestVectors.UnitRows(200_000, Dimension, seed: 15);
+        using (var midway = new CancellationTokenSource())
         {
-            try
+            var canceller = Task.Run(() =>
             {
-                index.Add(corpus, new ParallelOptions { CancellationToken = midway.Token, MaxDegreeOfParallelism = 2 });
-                Assert.That(index.Count, Is.EqualTo(20000), "not cancelled in time: everything was added");
-                Assert.Inconclusive("the insertion finished before the token was cancelled");
-            }
-            catch (OperationCanceledException)
-            {
-                Assert.That(index.Count, Is.Zero, "a cancelled insertion is rolled back");
-            }
+                while (index.Capacity < 200_000)
+                {
+                    Thread.SpinWait(100);
+                }
+
+                midway.Cancel();
+            });
+            Assert.Throws<OperationCanceledException>(() =>
+                index.Add(large, new ParallelOptions { CancellationToken = midway.Token, MaxDegreeOfParallelism = 2 }));
+            canceller.Wait();
+            Assert.That(index.Count, Is.Zero, "a cancelled insertion is rolled back");
         }
 
         // The removed rows' slots are reused; ids stay dense and every stored vector is the new one.
