@@ -39,4 +39,28 @@ public interface IChamferScorer
     /// <exception cref="ArgumentException">An empty query, a dimension mismatch or a NaN/∞ value.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> is not positive.</exception>
     ScoredId[] TopK(ReadOnlyMultiVector query, IReadOnlyList<ReadOnlyMultiVector> documents, int k);
+
+    /// <summary>Exact search over a whole store: the <paramref name="k"/> documents with the highest Chamfer score,
+    /// highest first, ties to the lower id.</summary>
+    /// <param name="query">The query's token vectors (at least one), of the store's dimension.</param>
+    /// <param name="store">The documents; a result's id is the store id.</param>
+    /// <param name="k">How many results at most (positive).</param>
+    /// <returns>min(k, store.Count) results.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="store"/> is null.</exception>
+    /// <exception cref="ArgumentException">An empty query, a NaN/∞ value, or a query dimension other than the store's.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> is not positive.</exception>
+    ScoredId[] TopK(ReadOnlyMultiVector query, MultiVectorStore store, int k);
+
+    /// <summary>The rerank step over a store: the <paramref name="k"/> best of <paramref name="candidateIds"/> by exact
+    /// Chamfer score, highest first, ties to the lower id.</summary>
+    /// <param name="query">The query's token vectors (at least one), of the store's dimension.</param>
+    /// <param name="store">The documents.</param>
+    /// <param name="candidateIds">Store ids to score, in any order; a repeated id is scored once.</param>
+    /// <param name="k">How many results at most (positive).</param>
+    /// <returns>min(k, number of distinct candidates) results carrying store ids.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="store"/> is null.</exception>
+    /// <exception cref="ArgumentException">An empty query, a NaN/∞ value, or a query dimension other than the store's.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> is not positive, or a candidate id is outside
+    /// <c>[0, store.Count)</c>.</exception>
+    ScoredId[] Rerank(ReadOnlyMultiVector query, MultiVectorStore store, ReadOnlySpan<int> candidateIds, int k);
 }
