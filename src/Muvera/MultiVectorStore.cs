@@ -112,7 +112,14 @@ public sealed class MultiVectorStore : IDisposable
     /// <exception cref="ArgumentException">The length is not a multiple of <see cref="Dimension"/>, a value is NaN/∞,
     /// or (Float16) a value is too large for half precision; the message names the token and coordinate.</exception>
     /// <exception cref="InvalidOperationException">The store was loaded from a file (read-only) or is full.</exception>
-    public int Add(ReadOnlySpan<float> tokens)
+    public int Add(ReadOnlySpan<float> tokens) => AddCore(tokens, IsNormalized);
+
+    /// <summary>Appends values that are already what this store holds (normalised and rounded by
+    /// <see cref="PrepareTokens"/> or copied out of a store of the same kind): no second normalisation, which is not
+    /// the identity in float arithmetic.</summary>
+    internal int AddPrepared(ReadOnlySpan<float> tokens) => AddCore(tokens, normalize: false);
+
+    private int AddCore(ReadOnlySpan<float> tokens, bool normalize)
     {
         if (_view is not null)
         {
@@ -149,7 +156,7 @@ public sealed class MultiVectorStore : IDisposable
             EnsureCapacity(ref _floats, (int)end);
             Span<float> destination = _floats.AsSpan((int)start, tokens.Length);
             tokens.CopyTo(destination);
-            if (IsNormalized)
+            if (normalize)
             {
                 for (int t = 0; t < n; t++)
                 {
@@ -161,7 +168,7 @@ public sealed class MultiVectorStore : IDisposable
         {
             EnsureCapacity(ref _halves, (int)end);
             Span<Half> destination = _halves.AsSpan((int)start, tokens.Length);
-            float[]? rented = IsNormalized ? ArrayPool<float>.Shared.Rent(d) : null;
+            float[]? rented = normalize ? ArrayPool<float>.Shared.Rent(d) : null;
             try
             {
                 for (int t = 0; t < n; t++)
@@ -459,11 +466,74 @@ public sealed class MultiVectorStore : IDisposable
         }
     }
 
+    /// <summary>Removes the documents from <paramref name="count"/> on (the rollback of a failed batch append; in-memory
+    /// stores only).</summary>
+    internal void Truncate(int count)
+    {
+        Debug.Assert(_view is null && (uint)count <= (uint)_count);
+        _count = count;
+        TokenCount = _offsets[count];
+    }
+
+    /// <summary>An in-memory, writable copy of this store (bit-identical tokens; no renormalisation).</summary>
+    internal MultiVectorStore ToInMemory()
+    {
+        ThrowIfDisposed();
+        long[] offsets = new long[Math.Max(4, _count + 1)];
+        _offsets.AsSpan(0, _count + 1).CopyTo(offsets);
+        int elements = checked((int)(TokenCount * Dimension));
+        float[] floats = ElementType == StoreElementType.Float32 ? new float[elements] : [];
+        Half[] halves = ElementType == StoreElementType.Float16 ? new Half[elements] : [];
+        int chunkElements = ChunkBytes / ElementSize;
+        for (int position = 0; position < elements; position += chunkElements)
+        {
+            int length = Math.Min(chunkElements, elements - position);
+            Span<byte> destination = ElementType == StoreElementType.Float32
+                ? MemoryMarshal.AsBytes(floats.AsSpan(position, length))
+                : MemoryMarshal.AsBytes(halves.AsSpan(position, length));
+            DataBytes((long)position * ElementSize, destination.Length).CopyTo(destination);
+        }
+
+        return new MultiVectorStore(Dimension, ElementType, IsNormalized, offsets, _count, TokenCount, floats, halves, view: null, dataOffset: 0);
+    }
+
+    /// <summary>Applies what <see cref="Add"/> does to token values (L2 normalisation, rounding to half precision) in
+    /// place, so that a caller can compute from exactly the values a store of this kind will hold.</summary>
+    /// <exception cref="ArgumentException">A value overflows Float16.</exception>
+    internal static void PrepareTokens(Span<float> tokens, int dimension, StoreElementType elementType, bool normalize, string paramName)
+    {
+        int n = tokens.Length / dimension;
+        for (int t = 0; t < n; t++)
+        {
+            Span<float> row = tokens.Slice(t * dimension, dimension);
+            if (normalize)
+            {
+                NormalizeRow(row);
+            }
+
+            if (elementType == StoreElementType.Float16)
+            {
+                for (int i = 0; i < row.Length; i++)
+                {
+                    Half value = (Half)row[i];
+                    if (!Half.IsFinite(value))
+                    {
+                        ThrowHelper.ThrowArgument(
+                            $"{paramName} holds {row[i]} at token {t}, coordinate {i}, which overflows Float16 (largest finite value {Half.MaxValue}).",
+                            paramName);
+                    }
+
+                    row[i] = (float)value;
+                }
+            }
+        }
+    }
+
     /// <summary>Throws <see cref="ObjectDisposedException"/> for a disposed loaded store.</summary>
     internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_view is not null && _view.IsDisposed, this);
 
     // Scales the row by 1/‖row‖ computed in double (no overflow for any finite float row); a zero row stays zero.
-    private static void NormalizeRow(Span<float> row)
+    internal static void NormalizeRow(Span<float> row)
     {
         double sum = 0;
         foreach (float value in row)

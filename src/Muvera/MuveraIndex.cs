@@ -1,0 +1,751 @@
+// Copyright (c) Muvera contributors. Licensed under the MIT License.
+
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+using Muvera.Indexing;
+using Muvera.Kernels;
+using Muvera.Scoring;
+
+namespace Muvera;
+
+/// <summary>
+/// A collection of multi-vector documents searchable by Chamfer similarity through MUVERA: each document's token
+/// vectors are encoded into one FDE kept in a MIPS index (<see cref="MipsBackend"/>) and stored as they are for exact
+/// reranking. A search encodes the query, takes N FDE candidates and reranks them with exact Chamfer.
+/// </summary>
+/// <remarks>
+/// <para>Ids are strings chosen by the caller (unique, compared ordinally). Internally every added document gets the
+/// next ordinal, which is its row in the MIPS index and its id in the token store; <see cref="Delete"/> marks the
+/// ordinal deleted (searches skip it) and <see cref="Compact"/> (or <see cref="Save"/> past
+/// <see cref="MuveraIndexOptions.CompactOnSaveFraction"/>) rebuilds both without deleted documents.</para>
+/// <para>Thread safety: any number of searches may run concurrently with each other and with one writer
+/// (<see cref="Add"/>, <see cref="AddRange(IReadOnlyList{string}, IReadOnlyList{ReadOnlyMultiVector})"/>,
+/// <see cref="Delete"/>, <see cref="Update"/>, <see cref="Compact"/>, <see cref="Calibrate"/>); a search sees the index
+/// either before or after a write, never in between. Encoding happens outside the lock, so writers block searches
+/// only while their FDEs and tokens are appended.</para>
+/// <para>Persistence: <see cref="Save"/> writes a directory that <see cref="Load(string)"/> reads back; see
+/// <c>src/Muvera/Serialization/README.md</c> ("MuveraIndex directory").</para>
+/// </remarks>
+public sealed partial class MuveraIndex : IDisposable
+{
+    private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
+    private readonly Dictionary<string, int> _ordinals;
+    private readonly List<string?> _ids;
+    private MultiVectorStore _store;
+    private IMipsIndex _mips;
+    private IChamferScorer _scorer = new CpuChamferScorer();
+    private MuveraCalibration? _calibration;
+    private int _deleted;
+    private bool _disposed;
+
+    private MuveraIndex(MuveraIndexOptions options, MipsBackend backend, FdeEncoder encoder, MultiVectorStore store,
+        IMipsIndex mips, Dictionary<string, int> ordinals, List<string?> ids, int deleted, MuveraCalibration? calibration)
+    {
+        Options = options;
+        Backend = backend;
+        Encoder = encoder;
+        _store = store;
+        _mips = mips;
+        _ordinals = ordinals;
+        _ids = ids;
+        _deleted = deleted;
+        _calibration = calibration;
+    }
+
+    /// <summary>The options the index was created with.</summary>
+    public MuveraIndexOptions Options { get; }
+
+    /// <summary>The FDE encoder (use it to encode queries elsewhere; it is immutable and thread-safe).</summary>
+    public FdeEncoder Encoder { get; }
+
+    /// <summary>The MIPS backend that holds the FDEs.</summary>
+    public MipsBackend Backend { get; }
+
+    /// <summary>The token dimension of documents and queries.</summary>
+    public int Dimension => Encoder.Dimension;
+
+    /// <summary>The number of live (not deleted) documents.</summary>
+    public int Count
+    {
+        get
+        {
+            _lock.EnterReadLock();
+            try
+            {
+                return _ordinals.Count;
+            }
+            finally
+            {
+                _lock.ExitReadLock();
+            }
+        }
+    }
+
+    /// <summary>The number of deleted documents still taking space (until <see cref="Compact"/>).</summary>
+    public int DeletedCount => Volatile.Read(ref _deleted);
+
+    /// <summary>The calibration stored with the index (<see cref="Calibrate"/>), or null.</summary>
+    public MuveraCalibration? Calibration => Volatile.Read(ref _calibration);
+
+    /// <summary>The scorer used for reranking and exact search (default: a <see cref="CpuChamferScorer"/> on every core).
+    /// Set a GPU scorer here to rerank on the GPU; not saved with the index.</summary>
+    /// <exception cref="ArgumentNullException">The value is null.</exception>
+    public IChamferScorer Scorer
+    {
+        get => Volatile.Read(ref _scorer);
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            Volatile.Write(ref _scorer, value);
+        }
+    }
+
+    /// <summary>Bytes of stored token vectors (all documents, deleted ones included until compaction).</summary>
+    public long TokenBytes
+    {
+        get
+        {
+            _lock.EnterReadLock();
+            try
+            {
+                return _store.TokenCount * _store.Dimension * (_store.ElementType == StoreElementType.Float32 ? 4 : 2);
+            }
+            finally
+            {
+                _lock.ExitReadLock();
+            }
+        }
+    }
+
+    /// <summary>Bytes the MIPS index holds in memory, when its backend reports it (the flat backend does); else null.</summary>
+    public long? FdeBytes
+    {
+        get
+        {
+            _lock.EnterReadLock();
+            try
+            {
+                return Backend.MemoryBytes(_mips);
+            }
+            finally
+            {
+                _lock.ExitReadLock();
+            }
+        }
+    }
+
+    /// <summary>An empty index with the exact flat backend (<see cref="FlatMipsBackend"/>, float32).</summary>
+    /// <param name="options">Encoding and storage options.</param>
+    /// <returns>The index.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
+    /// <exception cref="ArgumentException">The FDE options are invalid (the message names the field).</exception>
+    public static MuveraIndex Create(MuveraIndexOptions options) => Create(options, new FlatMipsBackend());
+
+    /// <summary>An empty index whose FDEs live in <paramref name="backend"/>.</summary>
+    /// <param name="options">Encoding and storage options.</param>
+    /// <param name="backend">The MIPS backend (flat, USearch HNSW, FAISS).</param>
+    /// <returns>The index.</returns>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException">The FDE options are invalid (the message names the field).</exception>
+    public static MuveraIndex Create(MuveraIndexOptions options, MipsBackend backend)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(options.Fde, "options.Fde");
+        ArgumentNullException.ThrowIfNull(backend);
+        if (options.TokenElementType is not (StoreElementType.Float32 or StoreElementType.Float16))
+        {
+            ThrowHelper.ThrowArgumentOutOfRange("options.TokenElementType", options.TokenElementType,
+                $"Token element type {(int)options.TokenElementType} is not defined (0 = Float32, 1 = Float16).");
+        }
+
+        var encoder = new FdeEncoder(options.Fde);
+        var store = new MultiVectorStore(encoder.Dimension, options.TokenElementType, options.NormalizeTokens);
+        IMipsIndex mips = backend.Create(encoder.OutputDimension);
+        return new MuveraIndex(options, backend, encoder, store, mips, new Dictionary<string, int>(StringComparer.Ordinal), [], 0, null);
+    }
+
+    /// <summary>Whether a live document has this id.</summary>
+    /// <param name="id">The id.</param>
+    /// <returns>True when present and not deleted.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="id"/> is null.</exception>
+    public bool Contains(string id)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        _lock.EnterReadLock();
+        try
+        {
+            ThrowIfDisposed();
+            return _ordinals.ContainsKey(id);
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    /// <summary>The ids of all live documents, in insertion order (a snapshot).</summary>
+    /// <returns>The ids.</returns>
+    public string[] GetIds()
+    {
+        _lock.EnterReadLock();
+        try
+        {
+            ThrowIfDisposed();
+            var result = new string[_ordinals.Count];
+            int next = 0;
+            foreach (string? id in _ids)
+            {
+                if (id is not null)
+                {
+                    result[next++] = id;
+                }
+            }
+
+            return result;
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    /// <summary>A copy of a document's stored token vectors (normalised or rounded as the options say).</summary>
+    /// <param name="id">A live document's id.</param>
+    /// <returns>The tokens.</returns>
+    /// <exception cref="KeyNotFoundException">No live document has this id.</exception>
+    public ReadOnlyMultiVector GetDocument(string id)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        _lock.EnterReadLock();
+        try
+        {
+            ThrowIfDisposed();
+            int ordinal = OrdinalOf(id);
+            float[] tokens = new float[_store.TokenCountOf(ordinal) * Dimension];
+            _store.CopyTokens(ordinal, tokens);
+            return new ReadOnlyMultiVector(tokens, Dimension);
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    /// <summary>Adds one document.</summary>
+    /// <param name="id">Its id: not null or empty, not already present.</param>
+    /// <param name="document">Its token vectors (at least one, of <see cref="Dimension"/>).</param>
+    /// <exception cref="ArgumentException">A duplicate or empty id, an empty document, a wrong dimension or a NaN/∞
+    /// value; the message names the id.</exception>
+    public void Add(string id, ReadOnlyMultiVector document) => AddRange([id], [document], s_defaultParallelOptions);
+
+    /// <summary>Adds documents: FDEs are encoded in parallel outside the lock, then appended all at once. All or
+    /// nothing: on any exception the index is unchanged.</summary>
+    /// <param name="ids">Their ids (unique, not present yet, not null or empty).</param>
+    /// <param name="documents">Their token vectors, one per id.</param>
+    /// <exception cref="ArgumentNullException">A list is null.</exception>
+    /// <exception cref="ArgumentException">The lists differ in length, or a duplicate or empty id, an empty document, a
+    /// wrong dimension or a NaN/∞ value (the message names the id and its position).</exception>
+    public void AddRange(IReadOnlyList<string> ids, IReadOnlyList<ReadOnlyMultiVector> documents) =>
+        AddRange(ids, documents, s_defaultParallelOptions);
+
+    /// <summary>Adds documents with a thread limit and cancellation for the encoding (see
+    /// <see cref="AddRange(IReadOnlyList{string}, IReadOnlyList{ReadOnlyMultiVector})"/>).</summary>
+    /// <param name="ids">Their ids (unique, not present yet, not null or empty).</param>
+    /// <param name="documents">Their token vectors, one per id.</param>
+    /// <param name="parallelOptions">Thread limit and cancellation token; a cancelled call changes nothing.</param>
+    /// <exception cref="OperationCanceledException">The token was cancelled (the index is unchanged).</exception>
+    public void AddRange(IReadOnlyList<string> ids, IReadOnlyList<ReadOnlyMultiVector> documents, ParallelOptions parallelOptions)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        ArgumentNullException.ThrowIfNull(documents);
+        ArgumentNullException.ThrowIfNull(parallelOptions);
+        if (ids.Count != documents.Count)
+        {
+            ThrowHelper.ThrowArgument($"ids has {ids.Count} entries but documents has {documents.Count}; they must pair up.", nameof(documents));
+        }
+
+        var batchIds = new HashSet<string>(ids.Count, StringComparer.Ordinal);
+        for (int i = 0; i < ids.Count; i++)
+        {
+            string id = ids[i];
+            if (string.IsNullOrEmpty(id))
+            {
+                ThrowHelper.ThrowArgument($"ids[{i}] is null or empty; every document needs a non-empty id.", nameof(ids));
+            }
+
+            if (!batchIds.Add(id))
+            {
+                ThrowHelper.ThrowArgument($"ids[{i}] \"{id}\" appears twice in this batch; ids must be unique.", nameof(ids));
+            }
+
+            ValidateDocument(documents[i], $"documents[{i}] (id \"{id}\")");
+        }
+
+        Prepared prepared = Prepare(documents, parallelOptions);
+        _lock.EnterWriteLock();
+        try
+        {
+            ThrowIfDisposed();
+            for (int i = 0; i < ids.Count; i++)
+            {
+                if (_ordinals.ContainsKey(ids[i]))
+                {
+                    ThrowHelper.ThrowArgument($"ids[{i}] \"{ids[i]}\" is already in the index; use Update to replace a document.", nameof(ids));
+                }
+            }
+
+            AppendUnderLock(ids, prepared, parallelOptions);
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
+    /// <summary>Replaces a document's token vectors (a delete plus an add under one lock, so a search sees the old or
+    /// the new version, never neither).</summary>
+    /// <param name="id">A live document's id.</param>
+    /// <param name="document">The new token vectors.</param>
+    /// <exception cref="KeyNotFoundException">No live document has this id.</exception>
+    /// <exception cref="ArgumentException">An empty document, a wrong dimension or a NaN/∞ value.</exception>
+    public void Update(string id, ReadOnlyMultiVector document)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        ValidateDocument(document, $"{nameof(document)} (id \"{id}\")");
+        Prepared prepared = Prepare([document], s_defaultParallelOptions);
+        _lock.EnterWriteLock();
+        try
+        {
+            ThrowIfDisposed();
+            int old = OrdinalOf(id);
+            _ordinals.Remove(id);
+            _ids[old] = null;
+            try
+            {
+                AppendUnderLock([id], prepared, s_defaultParallelOptions);
+            }
+            catch
+            {
+                _ordinals[id] = old;
+                _ids[old] = id;
+                throw;
+            }
+
+            _deleted++;
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
+    /// <summary>Deletes a document: searches stop returning it at once; its space is reclaimed by
+    /// <see cref="Compact"/>.</summary>
+    /// <param name="id">The id.</param>
+    /// <returns>True when a live document was deleted; false when none had this id.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="id"/> is null.</exception>
+    public bool Delete(string id)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        _lock.EnterWriteLock();
+        try
+        {
+            ThrowIfDisposed();
+            if (!_ordinals.Remove(id, out int ordinal))
+            {
+                return false;
+            }
+
+            _ids[ordinal] = null;
+            _deleted++;
+            return true;
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
+    /// <summary>Searches with the default options (<see cref="MuveraSearchOptions.Default"/>).</summary>
+    /// <param name="query">The query's token vectors (at least one, of <see cref="Dimension"/>).</param>
+    /// <param name="k">How many hits at most (positive).</param>
+    /// <returns>Up to <paramref name="k"/> hits, best first (ties to the earlier-added document).</returns>
+    public MuveraSearchHit[] Search(ReadOnlyMultiVector query, int k) => Search(query, k, MuveraSearchOptions.Default);
+
+    /// <summary>MUVERA search: the query's FDE finds N candidates in the MIPS index, deleted documents are skipped, and
+    /// the candidates are reranked with exact Chamfer (unless <see cref="MuveraSearchOptions.Rerank"/> is off).</summary>
+    /// <param name="query">The query's token vectors (at least one, of <see cref="Dimension"/>).</param>
+    /// <param name="k">How many hits at most (positive).</param>
+    /// <param name="options">Candidates, reranking and ball carving.</param>
+    /// <returns>Up to <paramref name="k"/> hits, best first (ties to the earlier-added document).</returns>
+    /// <exception cref="ArgumentException">An empty query, a wrong dimension or a NaN/∞ value.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> is not positive, or
+    /// <see cref="MuveraSearchOptions.Candidates"/> is smaller than <paramref name="k"/>.</exception>
+    public MuveraSearchHit[] Search(ReadOnlyMultiVector query, int k, MuveraSearchOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
+        if (options.Candidates is int requested && requested < k)
+        {
+            ThrowHelper.ThrowArgumentOutOfRange("options.Candidates", requested,
+                $"Candidates ({requested}) must be at least k ({k}): reranking cannot return more hits than it has candidates.");
+        }
+
+        ValidateQuery(query);
+        float[] fde = Encoder.EncodeQuery(query);
+        ReadOnlyMultiVector rerankQuery = options.Rerank && options.BallCarving
+            ? QueryReduction.BallCarve(query, options.BallCarvingThreshold)
+            : query;
+        IChamferScorer scorer = Scorer;
+
+        _lock.EnterReadLock();
+        try
+        {
+            ThrowIfDisposed();
+            int live = _ordinals.Count;
+            if (live == 0)
+            {
+                return [];
+            }
+
+            int candidates = options.Candidates ?? DefaultOrCalibrated(k);
+            List<ScoredId> found = CandidatesUnderLock(fde, Math.Min(candidates, live));
+            if (!options.Rerank)
+            {
+                int count = Math.Min(k, found.Count);
+                var hits = new MuveraSearchHit[count];
+                for (int i = 0; i < count; i++)
+                {
+                    hits[i] = new MuveraSearchHit(_ids[found[i].Id]!, found[i].Score, found[i].Score);
+                }
+
+                return hits;
+            }
+
+            var ordinals = new int[found.Count];
+            var fdeScores = new Dictionary<int, float>(found.Count);
+            for (int i = 0; i < found.Count; i++)
+            {
+                ordinals[i] = found[i].Id;
+                fdeScores[found[i].Id] = found[i].Score;
+            }
+
+            ScoredId[] reranked = found.Count == 0 ? [] : scorer.Rerank(rerankQuery, _store, ordinals, k);
+            var result = new MuveraSearchHit[reranked.Length];
+            for (int i = 0; i < reranked.Length; i++)
+            {
+                result[i] = new MuveraSearchHit(_ids[reranked[i].Id]!, reranked[i].Score, fdeScores[reranked[i].Id]);
+            }
+
+            return result;
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    /// <summary>Exact search: Chamfer against every live document (brute force with <see cref="Scorer"/>); the
+    /// reference MUVERA approximates. Hits carry <see cref="MuveraSearchHit.FdeScore"/> = NaN.</summary>
+    /// <param name="query">The query's token vectors (at least one, of <see cref="Dimension"/>).</param>
+    /// <param name="k">How many hits at most (positive).</param>
+    /// <returns>Up to <paramref name="k"/> hits, best first (ties to the earlier-added document).</returns>
+    /// <exception cref="ArgumentException">An empty query, a wrong dimension or a NaN/∞ value.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> is not positive.</exception>
+    public MuveraSearchHit[] SearchExact(ReadOnlyMultiVector query, int k)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
+        ValidateQuery(query);
+        IChamferScorer scorer = Scorer;
+        _lock.EnterReadLock();
+        try
+        {
+            ThrowIfDisposed();
+            ScoredId[] top = ExactUnderLock(scorer, query, k);
+            var hits = new MuveraSearchHit[top.Length];
+            for (int i = 0; i < top.Length; i++)
+            {
+                hits[i] = new MuveraSearchHit(_ids[top[i].Id]!, top[i].Score, float.NaN);
+            }
+
+            return hits;
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    /// <summary>Rebuilds the store and the MIPS index without deleted documents (FDEs are re-encoded from the stored
+    /// tokens, which gives the same FDEs bit for bit). Ids do not change. Searches wait while this runs.</summary>
+    public void Compact() => CompactCore(s_defaultParallelOptions);
+
+    /// <summary>Releases the token store mapping and the MIPS index. Idempotent.</summary>
+    public void Dispose()
+    {
+        _lock.EnterWriteLock();
+        try
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            _mips.Dispose();
+            _store.Dispose();
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
+    private static int DefaultCandidates(int k) => (int)Math.Min(int.MaxValue, Math.Max((long)MuveraSearchOptions.DefaultCandidates, 10L * k));
+
+    private int DefaultOrCalibrated(int k) => Calibration is { } calibration ? Math.Max(calibration.Candidates, k) : DefaultCandidates(k);
+
+    private void CompactCore(ParallelOptions parallelOptions)
+    {
+        _lock.EnterWriteLock();
+        try
+        {
+            ThrowIfDisposed();
+            CompactUnderLock(parallelOptions);
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
+    private void CompactUnderLock(ParallelOptions parallelOptions)
+    {
+        if (_deleted == 0)
+        {
+            return;
+        }
+
+        var store = new MultiVectorStore(Dimension, _store.ElementType, _store.IsNormalized);
+        var liveIds = new List<string?>(_ordinals.Count);
+        var documents = new List<ReadOnlyMultiVector>(_ordinals.Count);
+        for (int ordinal = 0; ordinal < _ids.Count; ordinal++)
+        {
+            if (_ids[ordinal] is not string id)
+            {
+                continue;
+            }
+
+            float[] tokens = new float[_store.TokenCountOf(ordinal) * Dimension];
+            _store.CopyTokens(ordinal, tokens);
+            documents.Add(new ReadOnlyMultiVector(tokens, Dimension));
+            liveIds.Add(id);
+        }
+
+        // The copies are exact stored values (already normalised and rounded), so they go in through the raw path and
+        // encode to the same FDEs as when they were added.
+        float[] fdes = Encoder.EncodeDocuments(documents, parallelOptions);
+        IMipsIndex mips = Backend.Create(Encoder.OutputDimension);
+        try
+        {
+            foreach (ReadOnlyMultiVector document in documents)
+            {
+                store.AddPrepared(document.Span);
+            }
+
+            if (documents.Count > 0)
+            {
+                Backend.Add(mips, fdes, parallelOptions);
+            }
+        }
+        catch
+        {
+            mips.Dispose();
+            throw;
+        }
+
+        _mips.Dispose();
+        _store.Dispose();
+        _mips = mips;
+        _store = store;
+        _ids.Clear();
+        _ids.AddRange(liveIds);
+        _ordinals.Clear();
+        for (int i = 0; i < liveIds.Count; i++)
+        {
+            _ordinals[liveIds[i]!] = i;
+        }
+
+        _deleted = 0;
+    }
+
+    // Asks the MIPS index for enough results that `wanted` live ones survive the deleted ones, best first.
+    private List<ScoredId> CandidatesUnderLock(float[] fde, int wanted)
+    {
+        int total = _ids.Count;
+        int request = (int)Math.Min(total, (long)wanted + _deleted);
+        var buffer = new ScoredId[request];
+        int got = Backend.Search(_mips, fde, request, buffer);
+        var found = new List<ScoredId>(Math.Min(wanted, got));
+        for (int i = 0; i < got && found.Count < wanted; i++)
+        {
+            int ordinal = buffer[i].Id;
+            if ((uint)ordinal < (uint)total && _ids[ordinal] is not null)
+            {
+                found.Add(buffer[i]);
+            }
+        }
+
+        return found;
+    }
+
+    private ScoredId[] ExactUnderLock(IChamferScorer scorer, ReadOnlyMultiVector query, int k)
+    {
+        if (_ordinals.Count == 0)
+        {
+            return [];
+        }
+
+        int request = (int)Math.Min(_ids.Count, (long)k + _deleted);
+        ScoredId[] all = scorer.TopK(query, _store, request);
+        var live = new List<ScoredId>(Math.Min(k, all.Length));
+        foreach (ScoredId hit in all)
+        {
+            if (_ids[hit.Id] is not null)
+            {
+                live.Add(hit);
+                if (live.Count == k)
+                {
+                    break;
+                }
+            }
+        }
+
+        return [.. live];
+    }
+
+    private int OrdinalOf(string id)
+    {
+        if (!_ordinals.TryGetValue(id, out int ordinal))
+        {
+            throw new KeyNotFoundException($"No document with id \"{id}\" is in the index.");
+        }
+
+        return ordinal;
+    }
+
+    private void ValidateDocument(ReadOnlyMultiVector document, string name)
+    {
+        if (document.Count == 0)
+        {
+            ThrowHelper.ThrowArgument($"{name} has no tokens; a document needs at least one token vector.", "documents");
+        }
+
+        if (document.Dimension != Dimension)
+        {
+            ThrowHelper.ThrowArgument($"{name} has token dimension {document.Dimension}, but the index's dimension is {Dimension}.", "documents");
+        }
+
+        if (FdeKernels.HasNonFinite(SimdDispatch.Preferred, document.Span))
+        {
+            ThrowHelper.ThrowNonFinite(name, document.Span, Dimension);
+        }
+    }
+
+    private void ValidateQuery(ReadOnlyMultiVector query)
+    {
+        if (query.Count == 0)
+        {
+            ThrowHelper.ThrowArgument($"{nameof(query)} has no tokens; a query needs at least one token vector.", nameof(query));
+        }
+
+        if (query.Dimension != Dimension)
+        {
+            ThrowHelper.ThrowArgument($"{nameof(query)} has token dimension {query.Dimension}, but the index's dimension is {Dimension}.", nameof(query));
+        }
+
+        if (FdeKernels.HasNonFinite(SimdDispatch.Preferred, query.Span))
+        {
+            ThrowHelper.ThrowNonFinite(nameof(query), query.Span, Dimension);
+        }
+    }
+
+    // Tokens as the store will hold them (normalised, rounded to half) and their FDEs, computed outside the lock.
+    private Prepared Prepare(IReadOnlyList<ReadOnlyMultiVector> documents, ParallelOptions parallelOptions)
+    {
+        var stored = new ReadOnlyMultiVector[documents.Count];
+        bool transform = Options.NormalizeTokens || Options.TokenElementType == StoreElementType.Float16;
+        for (int i = 0; i < documents.Count; i++)
+        {
+            if (!transform)
+            {
+                stored[i] = documents[i];
+                continue;
+            }
+
+            float[] copy = documents[i].Span.ToArray();
+            MultiVectorStore.PrepareTokens(copy, Dimension, Options.TokenElementType, Options.NormalizeTokens, $"documents[{i}]");
+            stored[i] = new ReadOnlyMultiVector(copy, Dimension);
+        }
+
+        float[] fdes = Encoder.EncodeDocuments(stored, parallelOptions);
+        return new Prepared(stored, fdes);
+    }
+
+    // Appends prepared documents to the store and the MIPS index; all or nothing.
+    private void AppendUnderLock(IReadOnlyList<string> ids, Prepared prepared, ParallelOptions parallelOptions)
+    {
+        if (_store.IsMapped)
+        {
+            // A loaded store is a read-only mapping of the saved file; the first write copies it into memory (the
+            // saved files are never modified).
+            MultiVectorStore copy = _store.ToInMemory();
+            _store.Dispose();
+            _store = copy;
+        }
+
+        int first = _store.Count;
+        if (first != _ids.Count || _mips.Count != first)
+        {
+            throw new InvalidOperationException($"The index is inconsistent: {_ids.Count} ids, {_store.Count} stored documents, {_mips.Count} FDEs.");
+        }
+
+        try
+        {
+            foreach (ReadOnlyMultiVector document in prepared.Documents)
+            {
+                AppendStored(document);
+            }
+
+            Backend.Add(_mips, prepared.Fdes, parallelOptions);
+        }
+        catch
+        {
+            _store.Truncate(first);
+            if (_mips.Count != first)
+            {
+                // The backend broke its all-or-nothing contract; the index cannot be trusted any more.
+                _disposed = true;
+                throw;
+            }
+
+            throw;
+        }
+
+        for (int i = 0; i < ids.Count; i++)
+        {
+            _ids.Add(ids[i]);
+            _ordinals.Add(ids[i], first + i);
+        }
+    }
+
+    // The prepared values are final: a normalising store would normalise them again (not the identity in float), so
+    // they go in through the raw path.
+    private void AppendStored(ReadOnlyMultiVector document) => _store.AddPrepared(document.Span);
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    private sealed record Prepared(ReadOnlyMultiVector[] Documents, float[] Fdes);
+}

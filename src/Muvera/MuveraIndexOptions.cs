@@ -1,0 +1,42 @@
+// Copyright (c) Muvera contributors. Licensed under the MIT License.
+
+using System;
+
+namespace Muvera;
+
+/// <summary>How a <see cref="MuveraIndex"/> encodes and stores documents; fixed when the index is created and saved
+/// with it.</summary>
+public sealed record MuveraIndexOptions
+{
+    private readonly double _compactOnSaveFraction = 0.2;
+
+    /// <summary>The FDE encoder options; <see cref="FdeOptions.Dimension"/> is the token dimension of every document
+    /// and query.</summary>
+    public required FdeOptions Fde { get; init; }
+
+    /// <summary>How token vectors are stored for reranking (default Float32, exact; Float16 halves the memory).</summary>
+    /// <remarks>FDEs are encoded from the stored values (rounded to half precision when Float16), so rebuilding an
+    /// index from its store gives bit-identical FDEs.</remarks>
+    public StoreElementType TokenElementType { get; init; } = StoreElementType.Float32;
+
+    /// <summary>Whether every document token vector is L2-normalised on add (default false: ColBERT-style encoders
+    /// already normalise). Queries are never changed.</summary>
+    public bool NormalizeTokens { get; init; }
+
+    /// <summary><see cref="MuveraIndex.Save(string)"/> compacts the index first when at least this fraction of its
+    /// documents is deleted (default 0.2; 1 turns automatic compaction off, 0 compacts whenever anything is deleted).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is outside [0, 1] or NaN.</exception>
+    public double CompactOnSaveFraction
+    {
+        get => _compactOnSaveFraction;
+        init
+        {
+            if (!(value >= 0 && value <= 1))
+            {
+                throw new ArgumentOutOfRangeException(nameof(CompactOnSaveFraction), value, $"CompactOnSaveFraction must be in [0, 1]; got {value}.");
+            }
+
+            _compactOnSaveFraction = value;
+        }
+    }
+}

@@ -1,0 +1,115 @@
+// Copyright (c) Muvera contributors. Licensed under the MIT License.
+
+using System.Collections.Generic;
+using System.Text.Json.Serialization;
+
+namespace Muvera.Serialization;
+
+/// <summary>The manifest (<c>manifest.json</c>) of one saved version of a <see cref="MuveraIndex"/>; format in
+/// README.md ("MuveraIndex directory").</summary>
+internal sealed class IndexManifest
+{
+    public const string FileName = "manifest.json";
+    public const string FormatName = "muvera-index";
+    public const int CurrentFormatVersion = 1;
+
+    public string Format { get; set; } = "";
+
+    public int FormatVersion { get; set; }
+
+    public string? LibraryVersion { get; set; }
+
+    /// <summary>Base64 of <see cref="FdeEncoderIdentity.ToBytes"/> (authoritative).</summary>
+    public string Encoder { get; set; } = "";
+
+    /// <summary>A readable copy of the FDE options (informational).</summary>
+    public ManifestFde? Fde { get; set; }
+
+    public string TokenElementType { get; set; } = "";
+
+    public bool NormalizeTokens { get; set; }
+
+    public double CompactOnSaveFraction { get; set; }
+
+    public ManifestBackend Backend { get; set; } = new();
+
+    public long Documents { get; set; }
+
+    public long Live { get; set; }
+
+    public long Deleted { get; set; }
+
+    public long Tokens { get; set; }
+
+    public ManifestCalibration? Calibration { get; set; }
+
+    public List<ManifestFile> Files { get; set; } = [];
+}
+
+internal sealed class ManifestFde
+{
+    public int Dimension { get; set; }
+
+    public int Repetitions { get; set; }
+
+    public int SimhashProjections { get; set; }
+
+    public string Projection { get; set; } = "";
+
+    public int? ProjectionDimension { get; set; }
+
+    public int? FinalDimension { get; set; }
+
+    public bool FillEmptyPartitions { get; set; }
+
+    public int Seed { get; set; }
+
+    public int OutputDimension { get; set; }
+
+    public int PrngVersion { get; set; }
+}
+
+internal sealed class ManifestBackend
+{
+    public string Kind { get; set; } = "";
+
+    public string Description { get; set; } = "";
+
+    public string File { get; set; } = "";
+}
+
+internal sealed class ManifestCalibration
+{
+    public int K { get; set; }
+
+    public double TargetRecall { get; set; }
+
+    public int Candidates { get; set; }
+
+    public double AchievedRecall { get; set; }
+
+    public int SampleQueries { get; set; }
+
+    public int Documents { get; set; }
+
+    public List<int> CurveCandidates { get; set; } = [];
+
+    public List<double> CurveRecall { get; set; } = [];
+}
+
+internal sealed class ManifestFile
+{
+    public string Name { get; set; } = "";
+
+    public long Length { get; set; }
+
+    /// <summary>FNV-1a 64 of the whole file, 16 lowercase hex digits.</summary>
+    public string Fnv1a64 { get; set; } = "";
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true,
+    DefaultIgnoreCondition = JsonIgnoreCondition.Never, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
+[JsonSerializable(typeof(IndexManifest))]
+internal sealed partial class ManifestJsonContext : JsonSerializerContext
+{
+}
