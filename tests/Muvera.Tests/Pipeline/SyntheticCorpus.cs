@@ -2,6 +2,7 @@
 
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using Muvera.Tests.Fixtures;
 
 namespace Muvera.Tests.Pipeline;
@@ -57,6 +58,60 @@ internal sealed class SyntheticCorpus
         }
 
         return new SyntheticCorpus(dimension, ids, docs, qs);
+    }
+
+    /// <summary>A "bag of contextual words" corpus: a vocabulary of random unit word vectors, topics of
+    /// <paramref name="wordsPerTopic"/> words; a document draws each token as a word of one of its 2 topics plus
+    /// contextual noise (normalise(w + noise·g/√d)); a query draws its tokens from the words of one random document, so
+    /// relevant documents hold near-copies of the query's tokens, as with real ColBERT vectors.</summary>
+    public static SyntheticCorpus CreateWords(int documents, int queries, int seed, int dimension = 64, int tokens = 32,
+        int queryTokens = 16, int vocabulary = 20_000, int topics = 500, int wordsPerTopic = 40, float noise = 0.3f)
+    {
+        var random = new Random(seed);
+        float[] words = TestVectors.Gaussian(random, vocabulary * dimension);
+        for (int w = 0; w < vocabulary; w++)
+        {
+            TestVectors.Normalize(words.AsSpan(w * dimension, dimension));
+        }
+
+        int[][] topicWords = Enumerable.Range(0, topics).Select(_ => Enumerable.Range(0, wordsPerTopic).Select(_ => random.Next(vocabulary)).ToArray()).ToArray();
+        var docWords = new int[documents][];
+        var ids = new string[documents];
+        var docs = new ReadOnlyMultiVector[documents];
+        for (int i = 0; i < documents; i++)
+        {
+            int a = random.Next(topics), b = random.Next(topics);
+            docWords[i] = Enumerable.Range(0, tokens).Select(t => (t % 2 == 0 ? topicWords[a] : topicWords[b])[random.Next(wordsPerTopic)]).ToArray();
+            ids[i] = $"doc-{i:D6}";
+            docs[i] = Embed(random, words, dimension, docWords[i], noise);
+        }
+
+        var qs = new ReadOnlyMultiVector[queries];
+        for (int q = 0; q < queries; q++)
+        {
+            int[] source = docWords[random.Next(documents)];
+            qs[q] = Embed(random, words, dimension, Enumerable.Range(0, queryTokens).Select(_ => source[random.Next(source.Length)]).ToArray(), noise);
+        }
+
+        return new SyntheticCorpus(dimension, ids, docs, qs);
+    }
+
+    private static ReadOnlyMultiVector Embed(Random random, float[] words, int dimension, int[] tokenWords, float noise)
+    {
+        float[] values = new float[tokenWords.Length * dimension];
+        float scale = noise / MathF.Sqrt(dimension);
+        for (int t = 0; t < tokenWords.Length; t++)
+        {
+            Span<float> token = values.AsSpan(t * dimension, dimension);
+            for (int j = 0; j < dimension; j++)
+            {
+                token[j] = words[(tokenWords[t] * dimension) + j] + (scale * (float)TestVectors.NextGaussian(random));
+            }
+
+            TestVectors.Normalize(token);
+        }
+
+        return new ReadOnlyMultiVector(values, dimension);
     }
 
     public static IReadOnlyList<string> IdsOf(IEnumerable<MuveraSearchHit> hits)
