@@ -3,14 +3,15 @@
 using System;
 using System.Diagnostics;
 using System.Globalization;
+using System.IO;
 using System.Linq;
 
 namespace Muvera.Samples.Quickstart;
 
 /// <summary>
-/// MUVERA end to end on a synthetic ColBERT-like corpus: encode every document into one fixed dimensional encoding
-/// (FDE), find candidates by FDE inner product, rerank them with exact Chamfer, and compare with exact Chamfer over
-/// the whole corpus.
+/// MUVERA end to end on a synthetic ColBERT-like corpus with <see cref="MuveraIndex"/>: add documents (their FDEs go
+/// into the exact flat index, their tokens into the store), search (FDE candidates reranked with exact Chamfer), compare
+/// with exact Chamfer over the whole corpus, calibrate the candidate count for a target recall, save and load.
 /// </summary>
 internal static class Program
 {
@@ -35,112 +36,81 @@ internal static class Program
         Console.WriteLine($"corpus   {DocumentCount:N0} documents, {corpus.DocumentTokenCount:N0} tokens ({MinDocumentTokens}-{MaxDocumentTokens} per document), " +
             $"d = {Dimension}, {TopicCount} topics; {QueryCount} queries x {QueryTokens} tokens");
 
-        // 1. One encoder (immutable, thread-safe) serves documents and queries alike.
+        // 1. An index with the paper's (20, 5, 16) FDEs and the exact flat MIPS backend (the default).
+        FdeOptions fde = FdeOptions.CreateRecommended(Dimension);
+        using MuveraIndex index = MuveraIndex.Create(new MuveraIndexOptions { Fde = fde });
+        Console.WriteLine($"encoder  R = {fde.Repetitions}, k = {fde.SimHashProjections}, {fde.Projection} d_proj = {fde.ProjectionDimension}, " +
+            $"fill = {fde.FillEmptyPartitions} -> FDE dimension {index.Encoder.OutputDimension:N0}; backend {index.Backend}");
+
+        // 2. Add every document (FDEs encoded in parallel on all cores).
+        string[] ids = Enumerable.Range(0, DocumentCount).Select(i => $"doc-{i}").ToArray();
         var stopwatch = Stopwatch.StartNew();
-        FdeOptions options = FdeOptions.CreateRecommended(Dimension);
-        var encoder = new FdeEncoder(options);
-        double buildMs = stopwatch.Elapsed.TotalMilliseconds;
-        Console.WriteLine($"encoder  R = {options.Repetitions}, k = {options.SimHashProjections}, {options.Projection} d_proj = {options.ProjectionDimension}, " +
-            $"fill = {options.FillEmptyPartitions} -> FDE dimension {encoder.OutputDimension:N0} (matrices drawn in {buildMs:F1} ms)");
-
-        // 2. Encode every document (parallel on all cores) into one contiguous row-major matrix.
-        stopwatch.Restart();
-        float[] documentFdes = encoder.EncodeDocuments(corpus.Documents);
-        double encodeSeconds = stopwatch.Elapsed.TotalSeconds;
-        Console.WriteLine($"encode   {DocumentCount:N0} documents in {encodeSeconds * 1000:F0} ms = {DocumentCount / encodeSeconds:N0} docs/s " +
-            $"on {Environment.ProcessorCount} cores");
-
-        // 3. Index the FDEs exactly.
-        var index = new ExactFlatFdeIndex(documentFdes, encoder.OutputDimension);
-        Console.WriteLine($"index    exact flat FDE index, {index.Count:N0} x {index.Dimension:N0} floats ({documentFdes.Length * 4.0 / (1 << 20):F1} MiB)");
+        index.AddRange(ids, corpus.Documents);
+        double addSeconds = stopwatch.Elapsed.TotalSeconds;
+        Console.WriteLine($"add      {DocumentCount:N0} documents in {addSeconds * 1000:F0} ms = {DocumentCount / addSeconds:N0} docs/s; " +
+            $"FDEs {index.FdeBytes / (1 << 20):N1} MiB, tokens {index.TokenBytes / (1 << 20):N1} MiB");
 
         // Warm up the JIT (tiered compilation) so that the timed queries run optimized code.
+        var options = new MuveraSearchOptions { Candidates = CandidateCount };
         for (int i = 0; i < 5; i++)
         {
-            Search(encoder, index, corpus, corpus.Queries[i % QueryCount], out _);
-            ExactChamfer.BruteForce(corpus.Queries[i % QueryCount], corpus.Documents.Take(100).ToArray(), TopK);
+            index.Search(corpus.Queries[i], TopK, options);
+            index.SearchExact(corpus.Queries[i], TopK);
         }
 
         Console.WriteLine();
-        Console.WriteLine("query  target  fde-rank  muvera-rank  exact-rank  recall@10  muvera-ms  exact-ms");
-        double recallSum = 0;
-        int muveraFound = 0;
-        int exactFound = 0;
-        var muveraTimes = new StageTimes();
-        double exactMsSum = 0;
+        Console.WriteLine("query  target  muvera-rank  exact-rank  recall@10  muvera-ms  exact-ms");
+        double recallSum = 0, muveraMs = 0, exactMs = 0;
+        int muveraFound = 0, exactFound = 0;
         for (int q = 0; q < QueryCount; q++)
         {
-            // 4. MUVERA: FDE top-100 candidates, exact Chamfer rerank to the top 10.
-            ScoredDocument[] muvera = Search(encoder, index, corpus, corpus.Queries[q], out StageTimes times);
-            muveraTimes.Add(times);
-
-            // 5. The ground truth: exact Chamfer against every document.
+            // 3. MUVERA: FDE top-100 candidates, exact Chamfer rerank to the top 10.
             stopwatch.Restart();
-            ScoredDocument[] exact = ExactChamfer.BruteForce(corpus.Queries[q], corpus.Documents, TopK);
-            double exactMs = stopwatch.Elapsed.TotalMilliseconds;
-            exactMsSum += exactMs;
+            MuveraSearchHit[] muvera = index.Search(corpus.Queries[q], TopK, options);
+            double oneMuvera = stopwatch.Elapsed.TotalMilliseconds;
+
+            // 4. The ground truth: exact Chamfer against every document.
+            stopwatch.Restart();
+            MuveraSearchHit[] exact = index.SearchExact(corpus.Queries[q], TopK);
+            double oneExact = stopwatch.Elapsed.TotalMilliseconds;
 
             double recall = muvera.Select(hit => hit.Id).Intersect(exact.Select(hit => hit.Id)).Count() / (double)TopK;
+            string target = ids[corpus.QueryTargets[q]];
+            int muveraRank = Array.FindIndex(muvera, hit => hit.Id == target) + 1;
+            int exactRank = Array.FindIndex(exact, hit => hit.Id == target) + 1;
             recallSum += recall;
-            int target = corpus.QueryTargets[q];
-            int muveraRank = RankOf(muvera, target);
-            int exactRank = RankOf(exact, target);
+            muveraMs += oneMuvera;
+            exactMs += oneExact;
             muveraFound += muveraRank > 0 ? 1 : 0;
             exactFound += exactRank > 0 ? 1 : 0;
-            Console.WriteLine($"{q,5}  {target,6}  {Rank(RankOf(times.Candidates, target)),8}  {Rank(muveraRank),11}  {Rank(exactRank),10}  " +
-                $"{recall,9:F2}  {times.TotalMs,9:F2}  {exactMs,8:F1}");
+            Console.WriteLine($"{q,5}  {target,6}  {Rank(muveraRank),11}  {Rank(exactRank),10}  {recall,9:F2}  {oneMuvera,9:F2}  {oneExact,8:F1}");
         }
 
-        double muveraMs = muveraTimes.TotalMs / QueryCount;
-        double bruteMs = exactMsSum / QueryCount;
         Console.WriteLine();
         Console.WriteLine($"recall@{TopK}        {recallSum / QueryCount:F3} (MUVERA top-{CandidateCount} FDE candidates + Chamfer rerank vs exact Chamfer top-{TopK})");
         Console.WriteLine($"planted target   in the top {TopK}: MUVERA {muveraFound}/{QueryCount}, exact Chamfer {exactFound}/{QueryCount}");
-        Console.WriteLine($"latency (mean)   MUVERA {muveraMs:F2} ms/query (encode {muveraTimes.EncodeMs / QueryCount:F2} + FDE scan {muveraTimes.ScanMs / QueryCount:F2} " +
-            $"+ rerank {muveraTimes.RerankMs / QueryCount:F2}), exact brute force {bruteMs:F1} ms/query ({bruteMs / muveraMs:F0}x), one thread");
-    }
+        Console.WriteLine($"latency (mean)   MUVERA {muveraMs / QueryCount:F2} ms/query, exact brute force {exactMs / QueryCount:F1} ms/query " +
+            $"({exactMs / muveraMs:F0}x), all cores");
 
-    private static ScoredDocument[] Search(FdeEncoder encoder, ExactFlatFdeIndex index, SyntheticCorpus corpus, ReadOnlyMultiVector query,
-        out StageTimes times)
-    {
-        times = new StageTimes();
-        long start = Stopwatch.GetTimestamp();
-        float[] queryFde = encoder.EncodeQuery(query);
-        long encoded = Stopwatch.GetTimestamp();
-        ScoredDocument[] candidates = index.Search(queryFde, CandidateCount);
-        long scanned = Stopwatch.GetTimestamp();
-        ScoredDocument[] top = ExactChamfer.Rerank(query, corpus.Documents, candidates, TopK);
-        long reranked = Stopwatch.GetTimestamp();
+        // 5. Calibrate N for 95% recall of the exact top-10 on half the queries; searches then use it by default.
+        MuveraCalibration calibration = index.Calibrate(corpus.Queries.Take(QueryCount / 2).ToArray(), TopK, 0.95);
+        Console.WriteLine($"calibrate        N = {calibration.Candidates} reaches recall {calibration.AchievedRecall:F3} of the exact top-{TopK} " +
+            $"(curve {string.Join(", ", calibration.Curve.Select(p => $"{p.Candidates}: {p.Recall:F2}"))})");
 
-        times.EncodeMs = Stopwatch.GetElapsedTime(start, encoded).TotalMilliseconds;
-        times.ScanMs = Stopwatch.GetElapsedTime(encoded, scanned).TotalMilliseconds;
-        times.RerankMs = Stopwatch.GetElapsedTime(scanned, reranked).TotalMilliseconds;
-        times.Candidates = candidates;
-        return top;
-    }
-
-    // 1-based rank of a document in a result list, 0 when absent.
-    private static int RankOf(ScoredDocument[] results, int id) => Array.FindIndex(results, hit => hit.Id == id) + 1;
-
-    private static string Rank(int rank) => rank > 0 ? rank.ToString(CultureInfo.InvariantCulture) : "-";
-
-    private sealed class StageTimes
-    {
-        public double EncodeMs { get; set; }
-
-        public double ScanMs { get; set; }
-
-        public double RerankMs { get; set; }
-
-        public double TotalMs => EncodeMs + ScanMs + RerankMs;
-
-        public ScoredDocument[] Candidates { get; set; } = [];
-
-        public void Add(StageTimes other)
+        // 6. Save (crash-safe, versioned directory) and load (verified, token store memory-mapped).
+        string directory = Path.Combine(Path.GetTempPath(), "muvera-quickstart-" + Environment.ProcessId);
+        try
         {
-            EncodeMs += other.EncodeMs;
-            ScanMs += other.ScanMs;
-            RerankMs += other.RerankMs;
+            index.Save(directory);
+            using MuveraIndex loaded = MuveraIndex.Load(directory);
+            bool same = corpus.Queries.All(query => loaded.Search(query, TopK).SequenceEqual(index.Search(query, TopK)));
+            Console.WriteLine($"save/load        {loaded.Count:N0} documents, calibration N = {loaded.Calibration?.Candidates}, identical results: {same}");
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
         }
     }
+
+    private static string Rank(int rank) => rank > 0 ? rank.ToString(CultureInfo.InvariantCulture) : "-";
 }
