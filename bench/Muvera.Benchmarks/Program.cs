@@ -12,9 +12,16 @@ public static class Program
         if (args is ["--prepare", .. var backends])
         {
             // Builds the index benchmarks' cached corpora and indexes ahead of a recorded run, e.g.
-            // `-- --prepare Flat HNSW-M32-ef256 PQ1280x8` (each setup prints recall, memory and build time).
+            // `-- --prepare Flat HNSW-M32-ef256 PQ1280x8` (each setup prints recall, memory and build time), or
+            // `-- --prepare muvera` for the end-to-end MuveraIndex benchmarks.
             foreach (string backend in backends)
             {
+                if (backend == "muvera")
+                {
+                    Pipeline.MuveraSearchBenchmarks.Prepare();
+                    continue;
+                }
+
                 var benchmark = new Indexing.FdeIndexBenchmarks { Backend = backend };
                 benchmark.Setup();
                 benchmark.Cleanup();

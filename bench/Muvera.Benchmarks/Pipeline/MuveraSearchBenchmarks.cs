@@ -1,0 +1,234 @@
+// Copyright (c) Muvera contributors. Licensed under the MIT License.
+
+using System;
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Engines;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
+using Muvera.Beir.Synthetic;
+using Muvera.Indexing;
+using Muvera.USearch;
+
+namespace Muvera.Benchmarks.Pipeline;
+
+/// <summary>
+/// End-to-end <see cref="MuveraIndex"/> search latency on 100,000 synthetic documents (64 tokens × 128-d, float16
+/// tokens; the clustered generator of <see cref="SyntheticCorpus"/>, seed 2024) with the paper's (20, 5, 16) FDEs, per
+/// backend (exact flat float32; USearch HNSW float16, M 32, ef_construction 128, ef = N), against exact brute-force
+/// Chamfer over the same store. One query per iteration (iterations cycle through 100 queries of 32 tokens), so the
+/// P50/P99 columns are per-query latencies. Indexes are built once by <c>--prepare muvera</c> and cached as saved
+/// MuveraIndex directories under the temp folder (<c>muvera-bench/</c>); the preparation prints build time, memory per
+/// document and recall@10 against exact search for each mode.
+/// </summary>
+[Config(typeof(LatencyConfig))]
+[SuppressMessage("Design", "CA1001", Justification = "The index is disposed in [GlobalCleanup]; BenchmarkDotNet needs an unsealed class.")]
+public class MuveraSearchBenchmarks
+{
+    private const int K = 10;
+    private const int QueryCount = 100;
+
+    private MuveraIndex? _index;
+    private ReadOnlyMultiVector[] _queries = [];
+    private int _next;
+
+    /// <summary>The MIPS backend: "Flat" or "HNSW".</summary>
+    [Params("Flat", "HNSW")]
+    public string Backend { get; set; } = "Flat";
+
+    /// <summary>Documents in the corpus.</summary>
+    public static int Count => SyntheticData.Smoke ? 2_000 : 100_000;
+
+    /// <summary>The candidate counts measured (the table's MUVERA rows use <see cref="Candidates"/>).</summary>
+    public static int[] CandidateLadder => [50, 100, 200, 500, 1000];
+
+    /// <summary>N for the timed MUVERA rows.</summary>
+    public static int Candidates => 200;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        SyntheticCorpus corpus = Corpus();
+        _queries = Enumerable.Range(0, QueryCount).Select(corpus.GetQuery).ToArray();
+        _index = Open(Backend, corpus, report: false);
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => _index?.Dispose();
+
+    /// <summary>Exact brute-force Chamfer over every document: the baseline.</summary>
+    [Benchmark(Baseline = true)]
+    public MuveraSearchHit[] Exact() => _index!.SearchExact(NextQuery(), K);
+
+    /// <summary>MUVERA: N FDE candidates, exact Chamfer rerank.</summary>
+    [Benchmark]
+    public MuveraSearchHit[] Muvera() => _index!.Search(NextQuery(), K, new MuveraSearchOptions { Candidates = Candidates });
+
+    /// <summary>MUVERA with ball carving (τ = 0.7) before reranking.</summary>
+    [Benchmark]
+    public MuveraSearchHit[] MuveraBallCarving() =>
+        _index!.Search(NextQuery(), K, new MuveraSearchOptions { Candidates = Candidates, BallCarving = true });
+
+    /// <summary>Builds (or loads) the cached indexes and prints build time, memory and recall for every mode.</summary>
+    public static void Prepare()
+    {
+        SyntheticCorpus corpus = Corpus();
+        foreach (string backend in new[] { "Flat", "HNSW" })
+        {
+            using MuveraIndex index = Open(backend, corpus, report: true);
+        }
+    }
+
+    internal static SyntheticCorpus Corpus() => new(new SyntheticCorpusOptions
+    {
+        DocumentCount = Count,
+        TokensPerDocument = 64,
+        Dimension = 128,
+        QueryCount = QueryCount,
+        TokensPerQuery = 32,
+    });
+
+    private ReadOnlyMultiVector NextQuery() => _queries[_next++ % _queries.Length];
+
+    private static MuveraIndex Open(string backend, SyntheticCorpus corpus, bool report)
+    {
+        string directory = Path.Combine(Indexing.FdeCorpus.CacheDirectory, $"muvera-{backend.ToLowerInvariant()}-v{SyntheticCorpus.GeneratorVersion}-{Count}");
+        MipsBackend mips = backend switch
+        {
+            "Flat" => new FlatMipsBackend(),
+            "HNSW" => new USearchMipsBackend(new USearchOptions { ScalarKind = USearchScalarKind.Float16, Connectivity = 32, ExpansionAdd = 128, ExpansionSearch = 16 }),
+            _ => throw new InvalidOperationException($"Unknown backend {backend}."),
+        };
+
+        if (!File.Exists(Path.Combine(directory, "CURRENT")))
+        {
+            var clock = Stopwatch.StartNew();
+            using MuveraIndex building = MuveraIndex.Create(new MuveraIndexOptions
+            {
+                Fde = FdeOptions.CreateRecommended(128),
+                TokenElementType = StoreElementType.Float16,
+            }, mips);
+            const int batch = 2_000;
+            for (int first = 0; first < Count; first += batch)
+            {
+                int n = Math.Min(batch, Count - first);
+                building.AddRange(
+                    Enumerable.Range(first, n).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray(),
+                    Enumerable.Range(first, n).Select(corpus.GetDocument).ToArray());
+                Console.Error.Write($"\r{backend}: {first + n:N0} / {Count:N0} documents, {clock.Elapsed.TotalSeconds:F0} s");
+            }
+
+            Console.Error.WriteLine();
+            double seconds = clock.Elapsed.TotalSeconds;
+            building.Save(directory);
+            File.WriteAllText(Path.Combine(directory, "..", $"muvera-{backend.ToLowerInvariant()}-{Count}.build.txt"),
+                $"{seconds:F1} s to encode and add {Count} documents on {Environment.ProcessorCount} cores\n");
+        }
+
+        long before = Environment.WorkingSet;
+        MuveraIndex index = MuveraIndex.Load(directory, new MuveraLoadOptions { Backends = [mips] });
+        if (report)
+        {
+            Report(backend, index, corpus, Environment.WorkingSet - before);
+        }
+
+        return index;
+    }
+
+    private static void Report(string backend, MuveraIndex index, SyntheticCorpus corpus, long loadedBytes)
+    {
+        string buildNote = Path.Combine(Indexing.FdeCorpus.CacheDirectory, $"muvera-{backend.ToLowerInvariant()}-{Count}.build.txt");
+        Console.WriteLine($"== {backend}: {index.Count:N0} documents; build: {(File.Exists(buildNote) ? File.ReadAllText(buildNote).Trim() : "?")}");
+        Console.WriteLine($"   memory per document: tokens {index.TokenBytes / (double)index.Count:N0} B (float16), FDE {(index.FdeBytes is long fde ? (fde / (double)index.Count).ToString("N0", CultureInfo.InvariantCulture) : "n/a")} B; " +
+            $"working set after load +{loadedBytes / (double)index.Count:N0} B/doc (token file mapped, not all resident)");
+
+        ReadOnlyMultiVector[] queries = Enumerable.Range(0, QueryCount).Select(corpus.GetQuery).ToArray();
+        var exactTimes = new double[queries.Length];
+        var exact = new string[queries.Length][];
+        for (int q = 0; q < queries.Length; q++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            exact[q] = index.SearchExact(queries[q], K).Select(h => h.Id).ToArray();
+            exactTimes[q] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+
+        Console.WriteLine($"   exact brute force: p50 {Percentile(exactTimes, 50):F1} ms, p99 {Percentile(exactTimes, 99):F1} ms");
+        foreach (bool carve in new[] { false, true })
+        {
+            foreach (int n in CandidateLadder)
+            {
+                var options = new MuveraSearchOptions { Candidates = n, BallCarving = carve };
+                var times = new double[queries.Length];
+                double recall = 0;
+                for (int q = 0; q < queries.Length; q++)
+                {
+                    long start = Stopwatch.GetTimestamp();
+                    MuveraSearchHit[] hits = index.Search(queries[q], K, options);
+                    times[q] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                    recall += hits.Count(h => exact[q].Contains(h.Id)) / (double)K;
+                }
+
+                double p50 = Percentile(times, 50);
+                Console.WriteLine($"   MUVERA{(carve ? " + ball carving" : "")}, N = {n}: recall@10 {recall / queries.Length:F3}, p50 {p50:F2} ms, p99 {Percentile(times, 99):F2} ms, " +
+                    $"{Percentile(exactTimes, 50) / p50:F0}x exact's p50");
+            }
+        }
+    }
+
+    private static double Percentile(double[] values, int percentile)
+    {
+        double[] sorted = [.. values.Order()];
+        int rank = (int)Math.Ceiling(percentile / 100.0 * sorted.Length) - 1;
+        return sorted[Math.Clamp(rank, 0, sorted.Length - 1)];
+    }
+
+    /// <summary>One query per iteration (no unrolling, one invocation) so that iteration statistics are per-query
+    /// latencies; P50 and P99 columns.</summary>
+    private sealed class LatencyConfig : ManualConfig
+    {
+        public LatencyConfig()
+        {
+            AddJob(Job.Default.WithStrategy(RunStrategy.Monitoring).WithInvocationCount(1).WithUnrollFactor(1)
+                .WithWarmupCount(5).WithIterationCount(SyntheticData.Smoke ? 3 : 100).WithLaunchCount(1).WithId("PerQuery"));
+            AddColumn(StatisticColumn.P50, new PercentileColumn(99));
+        }
+    }
+
+    private sealed class PercentileColumn(int percentile) : IColumn
+    {
+        public string Id => $"P{percentile}";
+
+        public string ColumnName => $"P{percentile}";
+
+        public bool AlwaysShow => true;
+
+        public ColumnCategory Category => ColumnCategory.Statistics;
+
+        public int PriorityInCategory => 10;
+
+        public bool IsNumeric => true;
+
+        public UnitType UnitType => UnitType.Time;
+
+        public string Legend => $"{percentile}th percentile of the per-query times";
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+        {
+            double? nanoseconds = summary[benchmarkCase]?.ResultStatistics?.Percentiles.Percentile(percentile);
+            return nanoseconds is double value ? (value / 1e6).ToString("N2", CultureInfo.InvariantCulture) + " ms" : "NA";
+        }
+
+        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+
+        public bool IsAvailable(Summary summary) => true;
+    }
+}

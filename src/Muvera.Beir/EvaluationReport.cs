@@ -1,0 +1,191 @@
+// Copyright (c) Muvera contributors. Licensed under the MIT License.
+
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Muvera.Beir;
+
+/// <summary>
+/// The results.json of an evaluation: the data set, the model and FDE settings, the index, and one
+/// <see cref="RunResult"/> per mode and candidate count. BEIR evaluations and the synthetic benchmark
+/// (<c>"dataset": "synthetic"</c>) write the same schema.
+/// </summary>
+/// <remarks>
+/// <para>Schema (property names exact; see README.md):
+/// <c>{"dataset": str, "split": str|null, "documents": int, "queries": int, "model": str|null, "fde": {…}|null,
+/// "index": str, "runs": [RunResult…], "build_seconds": float, "memory_bytes": int}</c>. <c>split</c> and <c>model</c>
+/// are <c>null</c> in synthetic reports; <c>fde</c> is <c>null</c> when no FDE was built. Every property is always
+/// written, except the run fields that <see cref="RunResult"/> lists as written only when set.</para>
+/// <para>Numbers must be finite: JSON has no NaN or infinity, and <see cref="Write"/> refuses them by name. Reading
+/// ignores unknown properties (so newer files stay readable) and requires every non-nullable property.</para>
+/// </remarks>
+public sealed class EvaluationReport
+{
+    /// <summary><c>dataset</c>: the BEIR data set name (<c>nfcorpus</c>), or <c>synthetic</c>.</summary>
+    [JsonPropertyName("dataset")]
+    public required string Dataset { get; init; }
+
+    /// <summary><c>split</c>: the qrels split (<c>test</c>); <see langword="null"/> for synthetic data.</summary>
+    [JsonPropertyName("split")]
+    public required string? Split { get; init; }
+
+    /// <summary><c>documents</c>: the number of indexed documents.</summary>
+    [JsonPropertyName("documents")]
+    public required int Documents { get; init; }
+
+    /// <summary><c>queries</c>: the number of queries run (for BEIR, those averaged over).</summary>
+    [JsonPropertyName("queries")]
+    public required int Queries { get; init; }
+
+    /// <summary><c>model</c>: the token encoder (a model name or folder); <see langword="null"/> for synthetic data.</summary>
+    [JsonPropertyName("model")]
+    public required string? Model { get; init; }
+
+    /// <summary><c>fde</c>: the FDE parameters; <see langword="null"/> when no FDE was built.</summary>
+    [JsonPropertyName("fde")]
+    public required FdeSummary? Fde { get; init; }
+
+    /// <summary><c>index</c>: the MIPS index over the FDEs, as its specification (<c>flat</c>, <c>hnsw:m=32,ef=128</c>).</summary>
+    [JsonPropertyName("index")]
+    public required string Index { get; init; }
+
+    /// <summary><c>runs</c>: one entry per mode and candidate count.</summary>
+    [JsonPropertyName("runs")]
+    public required IReadOnlyList<RunResult> Runs { get; init; }
+
+    /// <summary><c>build_seconds</c>: the wall-clock time to encode and index the corpus.</summary>
+    [JsonPropertyName("build_seconds")]
+    public required double BuildSeconds { get; init; }
+
+    /// <summary><c>memory_bytes</c>: the memory the index and the token vectors hold.</summary>
+    [JsonPropertyName("memory_bytes")]
+    public required long MemoryBytes { get; init; }
+
+    /// <summary>Writes the report as indented UTF-8 JSON.</summary>
+    /// <param name="stream">The destination; left open.</param>
+    /// <exception cref="InvalidOperationException">A number is not finite or a count is negative; the message names the property.</exception>
+    public void Write(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        Validate();
+        JsonSerializer.Serialize(stream, this, ReportJsonContext.Default.EvaluationReport);
+    }
+
+    /// <summary>Writes the report to a file, replacing it only once the whole report is written.</summary>
+    /// <param name="path">The file (conventionally <c>results.json</c>).</param>
+    /// <exception cref="InvalidOperationException">A number is not finite or a count is negative.</exception>
+    public void Save(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        Validate();
+        string temporary = path + ".tmp";
+        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            Write(stream);
+        }
+
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    /// <summary>Reads a report.</summary>
+    /// <param name="stream">UTF-8 JSON.</param>
+    /// <exception cref="InvalidDataException">The JSON is malformed or misses a required property; the message says which.</exception>
+    public static EvaluationReport Read(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        return Read(stream, "results.json");
+    }
+
+    /// <summary>Reads a report from a file.</summary>
+    /// <param name="path">The file.</param>
+    /// <exception cref="InvalidDataException">The JSON is malformed or misses a required property; the message names the file.</exception>
+    public static EvaluationReport Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using FileStream stream = File.OpenRead(path);
+        return Read(stream, path);
+    }
+
+    private static EvaluationReport Read(Stream stream, string sourceName)
+    {
+        EvaluationReport? report;
+        try
+        {
+            report = JsonSerializer.Deserialize(stream, ReportJsonContext.Default.EvaluationReport);
+        }
+        catch (JsonException exception)
+        {
+            throw new InvalidDataException($"{sourceName}: not a valid results.json ({exception.Message})", exception);
+        }
+
+        if (report is null)
+        {
+            throw new InvalidDataException($"{sourceName}: the JSON document is null, not a results.json object.");
+        }
+
+        for (int i = 0; i < report.Runs.Count; i++)
+        {
+            if (report.Runs[i] is null)
+            {
+                throw new InvalidDataException($"{sourceName}: runs[{i}] is null.");
+            }
+        }
+
+        return report;
+    }
+
+    private void Validate()
+    {
+        if (Runs is null)
+        {
+            throw new InvalidOperationException("runs is null.");
+        }
+
+        NonNegative(Documents, "documents");
+        NonNegative(Queries, "queries");
+        NonNegative(MemoryBytes, "memory_bytes");
+        Finite(BuildSeconds, "build_seconds");
+        for (int i = 0; i < Runs.Count; i++)
+        {
+            RunResult run = Runs[i] ?? throw new InvalidOperationException($"runs[{i}] is null.");
+            string prefix = $"runs[{i}].";
+            NonNegative(run.Candidates ?? 0, prefix + "candidates");
+            Finite(run.NdcgAt10, prefix + "ndcg@10");
+            Finite(run.RecallAt100, prefix + "recall@100");
+            Finite(run.MrrAt10, prefix + "mrr@10");
+            Finite(run.MapAt100, prefix + "map@100");
+            Finite(run.CandidateRecallAt10, prefix + "candidate_recall@10");
+            Finite(run.RecallAt10, prefix + "recall@10");
+            Finite(run.QpsOneThread, prefix + "qps_1_thread");
+            Finite(run.Qps, prefix + "qps");
+            Finite(run.LatencyP50Ms, prefix + "latency_p50_ms");
+            Finite(run.LatencyP99Ms, prefix + "latency_p99_ms");
+        }
+    }
+
+    private static void Finite(double? value, string name)
+    {
+        if (value is double number && !double.IsFinite(number))
+        {
+            throw new InvalidOperationException($"{name} is {number}; results.json numbers must be finite.");
+        }
+    }
+
+    private static void NonNegative(long value, string name)
+    {
+        if (value < 0)
+        {
+            throw new InvalidOperationException($"{name} is {value}; it must not be negative.");
+        }
+    }
+}
+
+/// <summary>Source-generated serialization of results.json.</summary>
+[JsonSourceGenerationOptions(WriteIndented = true, RespectNullableAnnotations = true, ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true)]
+[JsonSerializable(typeof(EvaluationReport))]
+internal sealed partial class ReportJsonContext : JsonSerializerContext
+{
+}
