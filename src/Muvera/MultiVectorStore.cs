@@ -583,10 +583,13 @@ public sealed class MultiVectorStore : IDisposable
             return _view.Bytes(_dataOffset + byteOffset, length);
         }
 
-        ReadOnlySpan<byte> all = ElementType == StoreElementType.Float32
-            ? MemoryMarshal.AsBytes(_floats.AsSpan())
-            : MemoryMarshal.AsBytes(_halves.AsSpan());
-        return all.Slice((int)byteOffset, length);
+        // Sliced in elements before the cast: the arrays may hold more than 2 GB, which a byte span cannot address.
+        Debug.Assert(byteOffset % ElementSize == 0 && length % ElementSize == 0);
+        int first = checked((int)(byteOffset / ElementSize));
+        int count = length / ElementSize;
+        return ElementType == StoreElementType.Float32
+            ? MemoryMarshal.AsBytes(_floats.AsSpan(first, count))
+            : MemoryMarshal.AsBytes(_halves.AsSpan(first, count));
     }
 
     private static long AlignTo64(long value) => checked(value + 63) & ~63L;
