@@ -84,6 +84,10 @@ public sealed class FlatMipsBackend(StoreElementType elementType) : MipsBackend
     /// <summary>How FDE coordinates are stored.</summary>
     public StoreElementType ElementType { get; } = elementType;
 
+    /// <summary>The thread limit of each search (default: every core; a search splits the rows across threads).
+    /// Set <c>MaxDegreeOfParallelism = 1</c> when many searches run in parallel, or to measure one-thread latency.</summary>
+    public ParallelOptions? SearchParallelOptions { get; init; }
+
     /// <inheritdoc/>
     public override string Kind => "flat";
 
@@ -95,6 +99,15 @@ public sealed class FlatMipsBackend(StoreElementType elementType) : MipsBackend
 
     /// <inheritdoc/>
     public override IMipsIndex Load(string path) => FlatMipsIndex.Load(path);
+
+    /// <inheritdoc/>
+    public override int Search(IMipsIndex index, ReadOnlySpan<float> query, int k, Span<ScoredId> results)
+    {
+        ArgumentNullException.ThrowIfNull(index);
+        return index is FlatMipsIndex flat && SearchParallelOptions is { } parallelOptions
+            ? flat.Search(query, k, results, parallelOptions)
+            : index.Search(query, k, results);
+    }
 
     /// <inheritdoc/>
     public override long? MemoryBytes(IMipsIndex index) => (index as FlatMipsIndex)?.MemoryBytes;

@@ -300,6 +300,19 @@ public sealed class MuveraIndexTests
     }
 
     [Test]
+    public void FlatBackend_WithOneSearchThread_GivesTheSameResults()
+    {
+        using MuveraIndex parallel = BuildSmall(out SyntheticCorpus corpus);
+        using MuveraIndex serial = BuildSmall(out _, backend: new FlatMipsBackend { SearchParallelOptions = new ParallelOptions { MaxDegreeOfParallelism = 1 } });
+        foreach (ReadOnlyMultiVector query in corpus.Queries)
+        {
+            var options = new MuveraSearchOptions { Candidates = 30 };
+            Assert.That(serial.Search(query, 10, options), Is.EqualTo(parallel.Search(query, 10, options)));
+            Assert.That(serial.Search(query, 10, options with { Rerank = false }), Is.EqualTo(parallel.Search(query, 10, options with { Rerank = false })));
+        }
+    }
+
+    [Test]
     public void Scorer_CanBeReplaced_AndIsUsedForReranking()
     {
         using MuveraIndex index = BuildSmall(out SyntheticCorpus corpus);
