@@ -1,0 +1,77 @@
+// Copyright (c) Muvera contributors. Licensed under the MIT License.
+
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Threading.Tasks;
+using Muvera.Indexing;
+using Muvera.Scoring;
+
+namespace Muvera.Cli;
+
+/// <summary>A built index with its build time and memory.</summary>
+internal sealed record BuiltIndex(MuveraIndex Index, double BuildSeconds, long MemoryBytes, string MemorySource);
+
+/// <summary>Builds a <see cref="MuveraIndex"/> from a token store in batches, under a progress bar.</summary>
+internal static class IndexBuilder
+{
+    private const int BatchSize = 512;
+
+    /// <summary>Adds documents <c>0..store.Count-1</c> with ids <paramref name="ids"/>. Memory is the index's own count
+    /// (token bytes + FDE bytes) when the backend reports FDE bytes, else the growth of the process working set during
+    /// the build (native HNSW/FAISS memory is not visible otherwise).</summary>
+    public static BuiltIndex Build(CliConsole console, string description, MultiVectorStore store, IReadOnlyList<string> ids,
+        FdeOptions fde, MipsBackend backend, ParallelOptions parallelOptions)
+    {
+        long workingSetBefore = WorkingSet();
+        var index = MuveraIndex.Create(new MuveraIndexOptions { Fde = fde }, backend);
+        try
+        {
+            var watch = Stopwatch.StartNew();
+            console.Run(description, store.Count, progress =>
+            {
+                for (int first = 0; first < store.Count; first += BatchSize)
+                {
+                    parallelOptions.CancellationToken.ThrowIfCancellationRequested();
+                    int count = Math.Min(BatchSize, store.Count - first);
+                    var batchIds = new string[count];
+                    var documents = new ReadOnlyMultiVector[count];
+                    for (int i = 0; i < count; i++)
+                    {
+                        batchIds[i] = ids[first + i];
+                        documents[i] = store.GetDocument(first + i);
+                    }
+
+                    index.AddRange(batchIds, documents, parallelOptions);
+                    progress.Report(first + count);
+                }
+
+                return 0;
+            });
+            double seconds = watch.Elapsed.TotalSeconds;
+
+            // Search timings use one thread inside a query; the all-threads figure runs queries in parallel.
+            index.Scorer = new CpuChamferScorer(new ParallelOptions { MaxDegreeOfParallelism = 1 });
+            if (index.FdeBytes is long fdeBytes)
+            {
+                return new BuiltIndex(index, seconds, index.TokenBytes + fdeBytes, "tokens + FDEs");
+            }
+
+            long delta = Math.Max(0, WorkingSet() - workingSetBefore);
+            return new BuiltIndex(index, seconds, delta, "working-set growth");
+        }
+        catch
+        {
+            index.Dispose();
+            throw;
+        }
+    }
+
+    private static long WorkingSet()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        using var process = Process.GetCurrentProcess();
+        return process.WorkingSet64;
+    }
+}
