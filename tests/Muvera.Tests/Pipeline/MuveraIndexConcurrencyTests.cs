@@ -31,11 +31,17 @@ public sealed class MuveraIndexConcurrencyTests
         var failures = new ConcurrentQueue<string>();
         long searches = 0;
 
-        Task writer = Task.Run(() =>
+        // Readers run on their own threads; the writer starts once each has searched, and after every batch waits (up to
+        // a second) for at least one more search, so that searches interleave with the writes on any machine.
+        using var readersStarted = new CountdownEvent(3);
+        Task writer = Task.Factory.StartNew(() =>
         {
             var random = new Random(1);
+            readersStarted.Wait(TimeSpan.FromSeconds(30));
             for (int next = 200; next < corpus.Ids.Length; next += 20)
             {
+                long seen = Interlocked.Read(ref searches);
+                SpinWait.SpinUntil(() => Interlocked.Read(ref searches) > seen, TimeSpan.FromSeconds(1));
                 for (int i = next; i < next + 20; i++)
                 {
                     bodies[corpus.Ids[i]] = corpus.Documents[i];
@@ -56,12 +62,13 @@ public sealed class MuveraIndexConcurrencyTests
             }
 
             stop.Cancel();
-        });
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
-        Task[] readers = Enumerable.Range(0, 3).Select(r => Task.Run(() =>
+        Task[] readers = Enumerable.Range(0, 3).Select(r => Task.Factory.StartNew(() =>
         {
             var scorer = new Muvera.Scoring.CpuChamferScorer();
             int q = r;
+            bool signalled = false;
             while (!stop.IsCancellationRequested)
             {
                 ReadOnlyMultiVector query = corpus.Queries[q++ % corpus.Queries.Length];
@@ -73,6 +80,11 @@ public sealed class MuveraIndexConcurrencyTests
                     _ => index.SearchExact(query, 10),
                 };
                 Interlocked.Increment(ref searches);
+                if (!signalled)
+                {
+                    readersStarted.Signal();
+                    signalled = true;
+                }
                 if (hits.Select(h => h.Id).Distinct().Count() != hits.Length)
                 {
                     failures.Enqueue($"duplicate ids in one result: {string.Join(", ", hits.Select(h => h.Id))}");
@@ -95,7 +107,7 @@ public sealed class MuveraIndexConcurrencyTests
                     }
                 }
             }
-        })).ToArray();
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
 
         Task.WaitAll([writer, .. readers]);
         TestContext.Out.WriteLine($"{Interlocked.Read(ref searches)} searches during {corpus.Ids.Length - 200} adds, {deletedAt.Count} deletes and compactions");
