@@ -1,5 +1,6 @@
 // Copyright (c) Muvera contributors. Licensed under the MIT License.
 
+using System;
 using BenchmarkDotNet.Running;
 
 namespace Muvera.Benchmarks;
@@ -13,12 +14,12 @@ public static class Program
         {
             // Builds the index benchmarks' cached corpora and indexes ahead of a recorded run, e.g.
             // `-- --prepare Flat HNSW-M32-ef256 PQ1280x8` (each setup prints recall, memory and build time), or
-            // `-- --prepare muvera` for the end-to-end MuveraIndex benchmarks.
+            // `-- --prepare muvera` (or `muvera:HNSW-R10k4`) for the end-to-end MuveraIndex benchmarks.
             foreach (string backend in backends)
             {
-                if (backend == "muvera")
+                if (backend == "muvera" || backend.StartsWith("muvera:", StringComparison.Ordinal))
                 {
-                    Pipeline.MuveraSearchBenchmarks.Prepare();
+                    Pipeline.MuveraSearchBenchmarks.Prepare(backend == "muvera" ? [] : backend["muvera:".Length..].Split(','));
                     continue;
                 }
 

@@ -1,6 +1,7 @@
 // Copyright (c) Muvera contributors. Licensed under the MIT License.
 
 using System;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
@@ -48,7 +49,7 @@ public class MuveraSearchBenchmarks
     public static int Count => SyntheticData.Smoke ? 2_000 : 100_000;
 
     /// <summary>The candidate counts measured (the table's MUVERA rows use <see cref="Candidates"/>).</summary>
-    public static int[] CandidateLadder => [50, 100, 200, 500, 1000];
+    public static int[] CandidateLadder => [50, 100, 200, 300, 500, 1000, 2000];
 
     /// <summary>N for the timed MUVERA rows.</summary>
     public static int Candidates => 500;
@@ -78,10 +79,11 @@ public class MuveraSearchBenchmarks
         _index!.Search(NextQuery(), K, new MuveraSearchOptions { Candidates = Candidates, BallCarving = true });
 
     /// <summary>Builds (or loads) the cached indexes and prints build time, memory and recall for every mode.</summary>
-    public static void Prepare()
+    /// <param name="backends">The backends to prepare ("Flat", "HNSW", "HNSW-R10k4"); none means Flat and HNSW.</param>
+    public static void Prepare(params string[] backends)
     {
         SyntheticCorpus corpus = Corpus();
-        foreach (string backend in new[] { "Flat", "HNSW" })
+        foreach (string backend in backends.Length > 0 ? backends : ["Flat", "HNSW"])
         {
             using MuveraIndex index = Open(backend, corpus, report: true);
         }
@@ -104,16 +106,21 @@ public class MuveraSearchBenchmarks
         MipsBackend mips = backend switch
         {
             "Flat" => new FlatMipsBackend(),
-            "HNSW" => new USearchMipsBackend(new USearchOptions { ScalarKind = USearchScalarKind.Float16, Connectivity = 32, ExpansionAdd = 128, ExpansionSearch = 16 }),
+            "HNSW" or "HNSW-R10k4" => new USearchMipsBackend(new USearchOptions { ScalarKind = USearchScalarKind.Float16, Connectivity = 32, ExpansionAdd = 128, ExpansionSearch = 16 }),
             _ => throw new InvalidOperationException($"Unknown backend {backend}."),
         };
+
+        // "HNSW-R10k4": a 2,560-float FDE (R 10, k 4, d_proj 16) for a 4x cheaper graph, paid for with more candidates.
+        FdeOptions fde = backend == "HNSW-R10k4"
+            ? FdeOptions.CreateRecommended(128) with { Repetitions = 10, SimHashProjections = 4 }
+            : FdeOptions.CreateRecommended(128);
 
         if (!File.Exists(Path.Combine(directory, "CURRENT")))
         {
             var clock = Stopwatch.StartNew();
             using MuveraIndex building = MuveraIndex.Create(new MuveraIndexOptions
             {
-                Fde = FdeOptions.CreateRecommended(128),
+                Fde = fde,
                 TokenElementType = StoreElementType.Float16,
             }, mips);
             const int batch = 2_000;
@@ -250,13 +257,22 @@ public class MuveraThroughputBenchmarks
     private MuveraIndex? _index;
     private ReadOnlyMultiVector[] _queries = [];
 
-    /// <summary>The MIPS backend: "Flat" or "HNSW".</summary>
-    [Params("Flat", "HNSW")]
+    /// <summary>The MIPS backend: "Flat", "HNSW" or "HNSW-R10k4" (default Flat and HNSW; the environment variable
+    /// MUVERA_BENCH_BACKENDS, comma-separated, overrides).</summary>
+    [ParamsSource(nameof(Backends))]
     public string Backend { get; set; } = "Flat";
 
-    /// <summary>N, the FDE candidates reranked.</summary>
-    [Params(300, 500)]
+    /// <summary>N, the FDE candidates reranked (default 300 and 500; MUVERA_BENCH_CANDIDATES overrides).</summary>
+    [ParamsSource(nameof(CandidateCounts))]
     public int Candidates { get; set; } = 300;
+
+    /// <summary>The backends measured.</summary>
+    public static IEnumerable<string> Backends =>
+        Environment.GetEnvironmentVariable("MUVERA_BENCH_BACKENDS")?.Split(',') ?? ["Flat", "HNSW"];
+
+    /// <summary>The candidate counts measured.</summary>
+    public static IEnumerable<int> CandidateCounts =>
+        Environment.GetEnvironmentVariable("MUVERA_BENCH_CANDIDATES")?.Split(',').Select(n => int.Parse(n, CultureInfo.InvariantCulture)) ?? [300, 500];
 
     [GlobalSetup]
     public void Setup()
