@@ -345,7 +345,7 @@ public sealed class GpuChamferScorer : IChamferScorer, IDisposable
             store.ValidateId(id, nameof(candidateIds));
         }
 
-        int[] ids = SortedDistinct(candidateIds);
+        int[] ids = CpuChamferScorer.SortedDistinct(candidateIds);
         return RerankCore([query], store, [ids], k)[0];
     }
 
@@ -393,7 +393,7 @@ public sealed class GpuChamferScorer : IChamferScorer, IDisposable
                 store.ValidateId(id, nameof(candidateIds));
             }
 
-            distinct[q] = SortedDistinct(list);
+            distinct[q] = CpuChamferScorer.SortedDistinct(list);
         }
 
         return RerankCore(queries, store, distinct, k);
@@ -482,22 +482,6 @@ public sealed class GpuChamferScorer : IChamferScorer, IDisposable
         {
             return false;
         }
-    }
-
-    private static int[] SortedDistinct(ReadOnlySpan<int> candidateIds)
-    {
-        int[] ids = candidateIds.ToArray();
-        Array.Sort(ids);
-        int distinct = 0;
-        for (int i = 0; i < ids.Length; i++)
-        {
-            if (i == 0 || ids[i] != ids[i - 1])
-            {
-                ids[distinct++] = ids[i];
-            }
-        }
-
-        return distinct == ids.Length ? ids : ids[..distinct];
     }
 
     private static void ValidateStoreQueries(IReadOnlyList<ReadOnlyMultiVector> queries, MultiVectorStore store, string? batchName)

@@ -150,7 +150,8 @@ public sealed class MultiVectorStore : IDisposable
             throw new InvalidOperationException($"The store is full: {end} coordinates would exceed the {Array.MaxLength} an in-memory store can hold.");
         }
 
-        // Written past the committed end first; the document becomes visible only when the offsets advance.
+        // Written past the committed end first; the document becomes visible only when the offsets advance. The
+        // values go through PrepareTokens, the same normalisation and half rounding a caller can apply beforehand.
         if (ElementType == StoreElementType.Float32)
         {
             EnsureCapacity(ref _floats, (int)end);
@@ -158,50 +159,27 @@ public sealed class MultiVectorStore : IDisposable
             tokens.CopyTo(destination);
             if (normalize)
             {
-                for (int t = 0; t < n; t++)
-                {
-                    NormalizeRow(destination.Slice(t * d, d));
-                }
+                PrepareTokens(destination, d, StoreElementType.Float32, normalize: true, nameof(tokens));
             }
         }
         else
         {
-            EnsureCapacity(ref _halves, (int)end);
-            Span<Half> destination = _halves.AsSpan((int)start, tokens.Length);
-            float[]? rented = normalize ? ArrayPool<float>.Shared.Rent(d) : null;
+            float[] prepared = ArrayPool<float>.Shared.Rent(tokens.Length);
             try
             {
-                for (int t = 0; t < n; t++)
+                Span<float> values = prepared.AsSpan(0, tokens.Length);
+                tokens.CopyTo(values);
+                PrepareTokens(values, d, StoreElementType.Float16, normalize, nameof(tokens));
+                EnsureCapacity(ref _halves, (int)end);
+                Span<Half> destination = _halves.AsSpan((int)start, tokens.Length);
+                for (int i = 0; i < values.Length; i++)
                 {
-                    ReadOnlySpan<float> row = tokens.Slice(t * d, d);
-                    if (rented is not null)
-                    {
-                        Span<float> normalized = rented.AsSpan(0, d);
-                        row.CopyTo(normalized);
-                        NormalizeRow(normalized);
-                        row = normalized;
-                    }
-
-                    for (int i = 0; i < d; i++)
-                    {
-                        Half value = (Half)row[i];
-                        if (!Half.IsFinite(value))
-                        {
-                            ThrowHelper.ThrowArgument(
-                                $"{nameof(tokens)} holds {row[i]} at token {t}, coordinate {i}, which overflows Float16 (largest finite value {Half.MaxValue}).",
-                                nameof(tokens));
-                        }
-
-                        destination[(t * d) + i] = value;
-                    }
+                    destination[i] = (Half)values[i];
                 }
             }
             finally
             {
-                if (rented is not null)
-                {
-                    ArrayPool<float>.Shared.Return(rented);
-                }
+                ArrayPool<float>.Shared.Return(prepared);
             }
         }
 

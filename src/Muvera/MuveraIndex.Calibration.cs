@@ -72,7 +72,7 @@ public sealed partial class MuveraIndex
             for (int q = 0; q < sampleQueries.Count; q++)
             {
                 ScoredId[] exact = ExactUnderLock(scorer, sampleQueries[q], k);
-                List<ScoredId> candidates = CandidatesUnderLock(fdes.AsSpan(q * fdeDimension, fdeDimension).ToArray(), examined);
+                List<ScoredId> candidates = CandidatesUnderLock(fdes.AsSpan(q * fdeDimension, fdeDimension), examined);
                 var position = new Dictionary<int, int>(candidates.Count);
                 for (int i = 0; i < candidates.Count; i++)
                 {

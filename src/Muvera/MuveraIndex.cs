@@ -582,7 +582,7 @@ public sealed partial class MuveraIndex : IDisposable
     }
 
     // Asks the MIPS index for enough results that `wanted` live ones survive the deleted ones, best first.
-    private List<ScoredId> CandidatesUnderLock(float[] fde, int wanted)
+    private List<ScoredId> CandidatesUnderLock(ReadOnlySpan<float> fde, int wanted)
     {
         int total = _ids.Count;
         int request = (int)Math.Min(total, (long)wanted + _deleted);

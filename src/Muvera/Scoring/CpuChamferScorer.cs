@@ -118,6 +118,17 @@ public sealed class CpuChamferScorer : IChamferScorer
         }
 
         // Sorted and distinct: a repeated id cannot appear twice in the results.
+        int[] ids = SortedDistinct(candidateIds);
+        float[] scores = new float[ids.Length];
+        SimdWidth width = SimdDispatch.Preferred;
+        Parallel.For(0, ids.Length, _parallelOptions, i => scores[i] = ScoreStored(query, store, ids[i], width));
+        return SelectTop(scores, ids, k);
+    }
+
+    /// <summary>The candidate ids sorted ascending without repeats (a new array; every scorer's rerank uses it, so a
+    /// repeated id is scored once and ties resolve the same way).</summary>
+    internal static int[] SortedDistinct(ReadOnlySpan<int> candidateIds)
+    {
         int[] ids = candidateIds.ToArray();
         Array.Sort(ids);
         int distinct = 0;
@@ -129,10 +140,7 @@ public sealed class CpuChamferScorer : IChamferScorer
             }
         }
 
-        float[] scores = new float[distinct];
-        SimdWidth width = SimdDispatch.Preferred;
-        Parallel.For(0, distinct, _parallelOptions, i => scores[i] = ScoreStored(query, store, ids[i], width));
-        return SelectTop(scores, ids.AsSpan(0, distinct), k);
+        return distinct == ids.Length ? ids : ids[..distinct];
     }
 
     /// <summary>Chamfer(query, store document <paramref name="id"/>) at a chosen width without validation.</summary>
