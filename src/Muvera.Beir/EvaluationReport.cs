@@ -64,6 +64,22 @@ public sealed class EvaluationReport
     [JsonPropertyName("memory_bytes")]
     public required long MemoryBytes { get; init; }
 
+    /// <summary><c>fde_storage</c>: how the flat index stored FDEs (<c>f32</c>, <c>f16</c>, <c>int8</c>,
+    /// <c>pq:&lt;bits&gt;,&lt;sub-space size&gt;</c>), or null for other backends and older reports.</summary>
+    [JsonPropertyName("fde_storage")]
+    public string? FdeStorage { get; init; }
+
+    /// <summary><c>fde_bytes_per_document</c>: the bytes one document's FDE takes in the index (fixed costs such as a
+    /// quantizer's codebook excluded; they are in <see cref="MemoryBytes"/>), or null when the backend does not report
+    /// it (HNSW, FAISS) and in older reports.</summary>
+    [JsonPropertyName("fde_bytes_per_document")]
+    public long? FdeBytesPerDocument { get; init; }
+
+    /// <summary><c>token_bytes_per_document</c>: the stored token-vector bytes per document (average, rounded); 0 in
+    /// older reports.</summary>
+    [JsonPropertyName("token_bytes_per_document")]
+    public long TokenBytesPerDocument { get; init; }
+
     /// <summary>Writes the report as indented UTF-8 JSON.</summary>
     /// <param name="stream">The destination; left open.</param>
     /// <exception cref="InvalidOperationException">A number is not finite or a count is negative; the message names the property.</exception>

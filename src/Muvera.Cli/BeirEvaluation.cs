@@ -29,6 +29,8 @@ internal sealed record BeirSettings
 
     public FdeSpec Fde { get; init; } = FdeSpec.Recommended;
 
+    public Indexing.FdeStorage FdeStorage { get; init; } = Indexing.FdeStorage.Default;
+
     public IndexSpec Index { get; init; } = IndexSpec.Flat;
 
     public IReadOnlyList<int> Candidates { get; init; } = ListParsers.DefaultCandidates;
@@ -69,7 +71,7 @@ internal static class BeirEvaluation
             : Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(settings.Model)));
         console.Line($"model {modelName}: dimension {encoder.Dimension}, documents cut to {encoder.Conventions.DocumentMaxLength} tokens, queries to {encoder.Conventions.QueryMaxLength}");
         FdeOptions fde = settings.Fde.ToOptions(encoder.Dimension);
-        _ = settings.Index.CreateBackend(); // fails early, before encoding, when the backend's native library is missing
+        _ = settings.Index.CreateBackend(settings.FdeStorage); // fails early, before encoding, when the backend's native library is missing
 
         // Texts without a single token cannot be encoded (and MuveraIndex rejects empty documents): such documents stay
         // out of the index (they can never be retrieved) and such queries out of the runs (they score 0).
@@ -98,7 +100,7 @@ internal static class BeirEvaluation
         }
 
         BuiltIndex built = IndexBuilder.Build(console, $"building {settings.Index} index, FDE ({settings.Fde})", documentStore, documentIds, fde,
-            settings.Index.CreateBackend(), parallel);
+            settings.Index.CreateBackend(settings.FdeStorage), parallel);
         using MuveraIndex index = built.Index;
         console.Line($"index: {index.Count} documents, FDE dimension {fde.OutputDimension}, built in {built.BuildSeconds:F1} s, memory {built.MemoryBytes / (1024.0 * 1024.0):F1} MiB ({built.MemorySource})");
 
@@ -193,6 +195,9 @@ internal static class BeirEvaluation
             Runs = runs,
             BuildSeconds = built.BuildSeconds,
             MemoryBytes = built.MemoryBytes,
+            FdeStorage = built.FdeStorage,
+            FdeBytesPerDocument = built.FdeBytesPerDocument,
+            TokenBytesPerDocument = built.TokenBytesPerDocument,
         };
 
         ResultsOutput.PrintTable(console, [report], synthetic: false);

@@ -7,6 +7,7 @@ using System.IO;
 using System.Threading;
 using System.Threading.Tasks;
 using Muvera.Beir;
+using Muvera.Indexing;
 
 namespace Muvera.Cli;
 
@@ -54,6 +55,7 @@ internal static class CliApplication
         var documentTokens = new Option<int?>("--doc-max-tokens") { Description = "Document length in tokens, [CLS]/[SEP] included [default: the model's, 256 for the default model]." };
         var queryTokens = new Option<int?>("--query-max-tokens") { Description = "Query length in tokens, [CLS]/[SEP] included [default: the model's, 32 for the default model]." };
         Option<FdeSpec> fde = FdeOption();
+        Option<FdeStorage> fdeStorage = FdeStorageOption();
         var index = new Option<IndexSpec>("--index")
         {
             Description = "FDE index: flat (exact scan), hnsw[:m=16,ef=64,efc=128] (USearch) or faiss:<factory> (for example faiss:HNSW32).",
@@ -73,7 +75,7 @@ internal static class CliApplication
 
         var command = new Command("beir", "Evaluates a BEIR data set: encodes it with the ONNX token encoder (cached), builds a MUVERA index and reports nDCG@10, recall@100, MRR@10, MAP@100, candidate recall, QPS and latency per mode.")
         {
-            directory, split, model, documentTokens, queryTokens, fde, index, candidates, modes, cache, threads, output,
+            directory, split, model, documentTokens, queryTokens, fde, fdeStorage, index, candidates, modes, cache, threads, output,
         };
         command.Validators.Add(result => Positive(result, documentTokens, queryTokens, threads));
         command.SetAction((parseResult, cancellationToken) => Execute(parseResult, token =>
@@ -86,6 +88,7 @@ internal static class CliApplication
                 DocumentMaxTokens = parseResult.GetValue(documentTokens),
                 QueryMaxTokens = parseResult.GetValue(queryTokens),
                 Fde = parseResult.GetValue(fde) ?? FdeSpec.Recommended,
+                FdeStorage = parseResult.GetValue(fdeStorage) ?? FdeStorage.Default,
                 Index = parseResult.GetValue(index) ?? IndexSpec.Flat,
                 Candidates = parseResult.GetValue(candidates) ?? ListParsers.DefaultCandidates,
                 Modes = parseResult.GetValue(modes) ?? ListParsers.AllModes,
@@ -113,12 +116,13 @@ internal static class CliApplication
         };
         Option<int[]> candidates = CandidatesOption();
         Option<FdeSpec> fde = FdeOption();
+        Option<FdeStorage> fdeStorage = FdeStorageOption();
         Option<int?> threads = ThreadsOption();
         var output = new Option<string?>("--out") { Description = "Output folder for results.json and plots [default: .muvera-results/synthetic]." };
 
         var command = new Command("synthetic", "Benchmarks index backends on the deterministic synthetic clustered corpus: build time, memory, QPS, latency and recall@10 against brute-force Chamfer.")
         {
-            documents, tokens, dimension, queries, queryTokens, indexes, candidates, fde, threads, output,
+            documents, tokens, dimension, queries, queryTokens, indexes, candidates, fde, fdeStorage, threads, output,
         };
         command.Validators.Add(result => Positive(result, documents, tokens, dimension, queries, queryTokens));
         command.Validators.Add(result => Positive(result, threads));
@@ -134,6 +138,7 @@ internal static class CliApplication
                 Indexes = parseResult.GetValue(indexes) ?? [IndexSpec.Flat],
                 Candidates = parseResult.GetValue(candidates) ?? ListParsers.DefaultCandidates,
                 Fde = parseResult.GetValue(fde) ?? FdeSpec.Recommended,
+                FdeStorage = parseResult.GetValue(fdeStorage) ?? FdeStorage.Default,
                 Threads = parseResult.GetValue(threads),
                 OutputDirectory = parseResult.GetValue(output),
             };
@@ -147,6 +152,13 @@ internal static class CliApplication
         Description = "FDE parameters R,k,dproj[,final]: repetitions, SimHash projections, AMS projection dimension, optional final projection [default: 20,5,16].",
         DefaultValueFactory = _ => FdeSpec.Recommended,
         CustomParser = result => Parse(result, FdeSpec.Parse, FdeSpec.Recommended),
+    };
+
+    private static Option<FdeStorage> FdeStorageOption() => new("--fde-storage")
+    {
+        Description = "How the flat index stores FDEs: f32, f16, int8 or pq[:<bits>[,<sub-space size>]] (product quantization, 4 or 8 bits) [default: pq:4,4].",
+        DefaultValueFactory = _ => FdeStorage.Default,
+        CustomParser = result => Parse(result, ListParsers.ParseFdeStorage, FdeStorage.Default),
     };
 
     private static Option<int[]> CandidatesOption() => new("--candidates")

@@ -9,8 +9,18 @@ using Muvera.Scoring;
 
 namespace Muvera.Cli;
 
-/// <summary>A built index with its build time and memory.</summary>
-internal sealed record BuiltIndex(MuveraIndex Index, double BuildSeconds, long MemoryBytes, string MemorySource);
+/// <summary>A built index with its build time, memory and storage sizes.</summary>
+internal sealed record BuiltIndex(MuveraIndex Index, double BuildSeconds, long MemoryBytes, string MemorySource)
+{
+    /// <summary>The flat backend's FDE storage (<c>f32</c>, <c>pq:4,4</c>, …), or null for another backend.</summary>
+    public string? FdeStorage => (Index.Backend as FlatMipsBackend)?.Storage.ToString();
+
+    /// <summary>Bytes per document's FDE, when the backend reports it.</summary>
+    public long? FdeBytesPerDocument => Index.FdeBytesPerDocument;
+
+    /// <summary>Stored token bytes per document (average, rounded).</summary>
+    public long TokenBytesPerDocument => Index.Count == 0 ? 0 : (long)Math.Round(Index.TokenBytes / (double)Index.Count);
+}
 
 /// <summary>Builds a <see cref="MuveraIndex"/> from a token store in batches, under a progress bar.</summary>
 internal static class IndexBuilder

@@ -115,7 +115,8 @@ internal sealed record IndexSpec(IndexKind Kind, string Text, USearchOptions? US
     }
 
     /// <summary>The backend, after checking that its native library loads.</summary>
-    public MipsBackend CreateBackend()
+    /// <param name="storage">How a flat index stores FDEs (the other kinds ignore it).</param>
+    public MipsBackend CreateBackend(FdeStorage storage)
     {
         switch (Kind)
         {
@@ -135,7 +136,7 @@ internal sealed record IndexSpec(IndexKind Kind, string Text, USearchOptions? US
                 return new FaissMipsBackend(FaissFactory!);
             default:
                 // One thread per search: searches are timed one at a time on one thread, and in parallel across queries.
-                return new FlatMipsBackend { SearchParallelOptions = new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = 1 } };
+                return new FlatMipsBackend(storage) { SearchParallelOptions = new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = 1 } };
         }
     }
 

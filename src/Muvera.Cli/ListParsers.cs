@@ -4,6 +4,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using Muvera.Beir;
+using Muvera.Indexing;
 
 namespace Muvera.Cli;
 
@@ -53,6 +54,46 @@ internal static class ListParsers
         }
 
         return Array.FindAll(AllModes, modes.Contains);
+    }
+
+    /// <summary><c>--fde-storage f32|f16|int8|pq[:bits[,sub-space size]]</c>: how the flat index stores FDEs.</summary>
+    public static FdeStorage ParseFdeStorage(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        string value = text.Trim().ToLowerInvariant();
+        switch (value)
+        {
+            case "f32" or "float32":
+                return FdeStorage.Float32;
+            case "f16" or "float16":
+                return FdeStorage.Float16;
+            case "int8":
+                return FdeStorage.Int8;
+            case "pq":
+                return FdeStorage.ProductQuantization();
+        }
+
+        if (!value.StartsWith("pq:", StringComparison.Ordinal))
+        {
+            throw new CliException($"--fde-storage \"{text}\": expected f32, f16, int8 or pq[:<bits>[,<sub-space size>]] (for example pq:4,4 or pq:8,8).");
+        }
+
+        string[] parts = value[3..].Split(',', StringSplitOptions.TrimEntries);
+        if (parts.Length > 2 || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int bits)
+            || (parts.Length == 2 && !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out _)))
+        {
+            throw new CliException($"--fde-storage \"{text}\": expected pq:<bits>[,<sub-space size>] with integers (for example pq:4,4 or pq:8,8).");
+        }
+
+        int subspace = parts.Length == 2 ? int.Parse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture) : 4;
+        try
+        {
+            return FdeStorage.ProductQuantization(bits, subspace);
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new CliException($"--fde-storage \"{text}\": {e.Message}", e);
+        }
     }
 
     /// <summary>The name of a mode as results.json writes it.</summary>

@@ -31,6 +31,8 @@ internal sealed record SyntheticSettings
 
     public FdeSpec Fde { get; init; } = FdeSpec.Recommended;
 
+    public Indexing.FdeStorage FdeStorage { get; init; } = Indexing.FdeStorage.Default;
+
     public int? Threads { get; init; }
 
     /// <summary>Null: <c>.muvera-results/synthetic</c> under the current folder.</summary>
@@ -68,7 +70,7 @@ internal static class SyntheticBenchmark
         var backends = new Indexing.MipsBackend[settings.Indexes.Count];
         for (int i = 0; i < backends.Length; i++)
         {
-            backends[i] = settings.Indexes[i].CreateBackend();
+            backends[i] = settings.Indexes[i].CreateBackend(settings.FdeStorage);
         }
 
         var corpus = new SyntheticCorpus(corpusOptions);
@@ -150,6 +152,9 @@ internal static class SyntheticBenchmark
                 Runs = runs,
                 BuildSeconds = built.BuildSeconds,
                 MemoryBytes = built.MemoryBytes,
+                FdeStorage = built.FdeStorage,
+                FdeBytesPerDocument = built.FdeBytesPerDocument,
+                TokenBytesPerDocument = built.TokenBytesPerDocument,
             });
         }
 

@@ -136,7 +136,7 @@ public sealed partial class MuveraIndex
             NormalizeTokens = manifest.NormalizeTokens,
             CompactOnSaveFraction = manifest.CompactOnSaveFraction,
         };
-        MipsBackend backend = ResolveBackend(manifest.Backend.Kind, options.Backends);
+        MipsBackend backend = ResolveBackend(manifest, options.Backends);
         Invalid(manifest.Backend.File != backend.FileName, $"the backend file is \"{manifest.Backend.File}\" but the {backend.Kind} backend uses \"{backend.FileName}\"");
 
         string?[] ids = IdMapFile.Read(Path.Combine(versionDirectory, IdMapFile.FileName), out int live);
@@ -154,6 +154,11 @@ public sealed partial class MuveraIndex
             Invalid(store.Dimension != encoder.Dimension || store.ElementType != elementType || store.IsNormalized != manifest.NormalizeTokens,
                 $"the token store holds {store.ElementType} tokens of dimension {store.Dimension} (normalised: {store.IsNormalized}); the manifest says {elementType}, {encoder.Dimension}, {manifest.NormalizeTokens}");
             Invalid(mips.Dimension != encoder.OutputDimension, $"the FDE index has dimension {mips.Dimension}; the encoder's output dimension is {encoder.OutputDimension}");
+            if (backend is FlatMipsBackend flatBackend)
+            {
+                Invalid(mips is not (FlatMipsIndex or QuantizedMipsIndex) || FlatMipsBackend.StorageOf(mips) != flatBackend.Storage,
+                    $"the FDE file '{backend.FileName}' holds {(mips is FlatMipsIndex or QuantizedMipsIndex ? FlatMipsBackend.StorageOf(mips) : mips.GetType().Name)} storage; the manifest says {flatBackend.Storage}");
+            }
             for (int i = 0; i < ids.Length; i++)
             {
                 Invalid(ids[i] is not null && store.TokenCountOf(i) == 0, $"live document {i} (\"{ids[i]}\") has no tokens");
@@ -351,7 +356,13 @@ public sealed partial class MuveraIndex
             TokenElementType = _store.ElementType == StoreElementType.Float32 ? "float32" : "float16",
             NormalizeTokens = _store.IsNormalized,
             CompactOnSaveFraction = Options.CompactOnSaveFraction,
-            Backend = new ManifestBackend { Kind = Backend.Kind, Description = Backend.Description, File = Backend.FileName },
+            Backend = new ManifestBackend
+            {
+                Kind = Backend.Kind,
+                Description = Backend.Description,
+                File = Backend.FileName,
+                FdeStorage = _mips is FlatMipsIndex or QuantizedMipsIndex ? ToManifest(FlatMipsBackend.StorageOf(_mips)) : null,
+            },
             Documents = _ids.Count,
             Live = _ordinals.Count,
             Deleted = _ids.Count - _ordinals.Count,
@@ -426,8 +437,8 @@ public sealed partial class MuveraIndex
         }
 
         Invalid(manifest is null || manifest.Format != IndexManifest.FormatName, $"'{path}' is not a Muvera index manifest");
-        Invalid(manifest!.FormatVersion != IndexManifest.CurrentFormatVersion,
-            $"the manifest has format version {manifest.FormatVersion}; this library reads version {IndexManifest.CurrentFormatVersion}");
+        Invalid(manifest!.FormatVersion is < IndexManifest.OldestFormatVersion or > IndexManifest.CurrentFormatVersion,
+            $"the manifest has format version {manifest.FormatVersion}; this library reads versions {IndexManifest.OldestFormatVersion} to {IndexManifest.CurrentFormatVersion}");
         Invalid(manifest.Backend is null || manifest.Files is null || manifest.Encoder is null || manifest.TokenElementType is null,
             "the manifest lacks its backend, files, encoder or token element type");
         return manifest;
@@ -492,32 +503,108 @@ public sealed partial class MuveraIndex
         return new MuveraCalibration(stored.K, stored.TargetRecall, stored.Candidates, stored.AchievedRecall, stored.SampleQueries, stored.Documents, curve);
     }
 
-    private static MipsBackend ResolveBackend(string kind, IReadOnlyList<MipsBackend> backends)
+    private static MipsBackend ResolveBackend(IndexManifest manifest, IReadOnlyList<MipsBackend> backends)
     {
+        string kind = manifest.Backend.Kind;
+        Invalid(kind is null, "the manifest's backend has no kind");
+        MipsBackend? given = null;
         foreach (MipsBackend candidate in backends ?? [])
         {
             if (candidate is not null && candidate.Kind == kind)
             {
-                return candidate;
+                given = candidate;
+                break;
             }
         }
 
         if (kind == "flat")
         {
-            return new FlatMipsBackend();
+            // The saved storage decides how the FDEs are read and how later adds are encoded; a given flat backend
+            // contributes its search thread limit.
+            FdeStorage storage = manifest.FormatVersion == 1 ? StorageOfVersion1(manifest.Backend.Description) : FromManifest(manifest.Backend.FdeStorage);
+            return new FlatMipsBackend(storage) { SearchParallelOptions = (given as FlatMipsBackend)?.SearchParallelOptions };
         }
 
         foreach ((string known, string typeName) in s_knownBackends)
         {
-            if (known == kind && Type.GetType(typeName, throwOnError: false) is { } type && Activator.CreateInstance(type) is MipsBackend found)
+            if (given is null && known == kind && Type.GetType(typeName, throwOnError: false) is { } type && Activator.CreateInstance(type) is MipsBackend found)
             {
-                return found;
+                given = found;
             }
+        }
+
+        if (given is not null)
+        {
+            Invalid(manifest.Backend.FdeStorage is not null, $"the manifest gives FDE storage to a \"{kind}\" backend; only the flat backend has one");
+            return given;
         }
 
         throw new InvalidOperationException(
             $"The index's FDEs are in a \"{kind}\" index, and no backend of that kind was given or found; reference the package that provides it (Muvera.USearch for usearch, Muvera.Faiss for faiss) and pass its backend in MuveraLoadOptions.Backends.");
     }
+
+    private static ManifestFdeStorage ToManifest(FdeStorage storage) => new()
+    {
+        Kind = StorageKindName(storage.Kind),
+        Bits = storage.Bits,
+        SubspaceDimension = storage.SubspaceDimension,
+        TrainingRows = storage.TrainingRows,
+        MaxTrainingSample = storage.MaxTrainingSample,
+        Iterations = storage.Iterations,
+        Seed = storage.Seed,
+    };
+
+    private static string StorageKindName(FdeStorageKind kind) => kind switch
+    {
+        FdeStorageKind.Float32 => "float32",
+        FdeStorageKind.Float16 => "float16",
+        FdeStorageKind.Int8 => "int8",
+        _ => "pq",
+    };
+
+    private static FdeStorage FromManifest(ManifestFdeStorage? stored)
+    {
+        Invalid(stored is null, "the manifest's flat backend has no fde_storage");
+        try
+        {
+            FdeStorage storage = stored!.Kind switch
+            {
+                "float32" => FdeStorage.Float32,
+                "float16" => FdeStorage.Float16,
+                "int8" => FdeStorage.Int8,
+                "pq" => FdeStorage.ProductQuantization(stored.Bits, stored.SubspaceDimension),
+                _ => throw new InvalidDataException($"The saved index is not valid: the manifest's fde_storage kind \"{stored.Kind}\" is unknown (float32, float16, int8, pq)."),
+            };
+            if (!storage.IsQuantized)
+            {
+                Invalid(stored.Bits != storage.Bits || stored.SubspaceDimension != 1 || stored.TrainingRows != 0 || stored.MaxTrainingSample != 0
+                    || stored.Iterations != storage.Iterations || stored.Seed != storage.Seed, $"the manifest's {stored.Kind} fde_storage has settings of a quantized storage");
+                return storage;
+            }
+
+            Invalid(stored.Bits != storage.Bits || stored.SubspaceDimension != storage.SubspaceDimension,
+                $"the manifest's {stored.Kind} fde_storage has {stored.Bits} bits and sub-space {stored.SubspaceDimension}");
+            return storage with
+            {
+                TrainingRows = stored.TrainingRows,
+                MaxTrainingSample = stored.MaxTrainingSample,
+                Iterations = stored.Iterations,
+                Seed = stored.Seed,
+            };
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"The saved index is not valid: the manifest's fde_storage is out of range: {e.Message}", e);
+        }
+    }
+
+    // Version 1 manifests had float flat indexes only, named by their description.
+    private static FdeStorage StorageOfVersion1(string description) => description switch
+    {
+        "float32" => FdeStorage.Float32,
+        "float16" => FdeStorage.Float16,
+        _ => throw new InvalidDataException($"The saved index is not valid: a version 1 manifest's flat backend is \"{description}\" (expected float32 or float16)."),
+    };
 
     private static byte[] ReadSmallFile(string path, int maximum, string what)
     {

@@ -136,7 +136,27 @@ public sealed partial class MuveraIndex : IDisposable
         }
     }
 
-    /// <summary>An empty index with the exact flat backend (<see cref="FlatMipsBackend"/>, float32).</summary>
+    /// <summary>Bytes one document's FDE takes in the MIPS index (fixed costs such as a quantizer's codebook excluded),
+    /// when the backend reports it (the flat backend does); else null. A quantized flat index reports float32 sizes
+    /// until it is trained.</summary>
+    public long? FdeBytesPerDocument
+    {
+        get
+        {
+            _lock.EnterReadLock();
+            try
+            {
+                return Backend.BytesPerVector(_mips);
+            }
+            finally
+            {
+                _lock.ExitReadLock();
+            }
+        }
+    }
+
+    /// <summary>An empty index with the default backend: a <see cref="FlatMipsBackend"/> with the default storage
+    /// (<see cref="FdeStorage.Default"/>, 4-bit product quantization, trained once the index holds 1,024 documents).</summary>
     /// <param name="options">Encoding and storage options.</param>
     /// <returns>The index.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
@@ -547,7 +567,7 @@ public sealed partial class MuveraIndex : IDisposable
         // The copies are exact stored values (already normalised and rounded), so they go in through the raw path and
         // encode to the same FDEs as when they were added.
         float[] fdes = Encoder.EncodeDocuments(documents, parallelOptions);
-        IMipsIndex mips = Backend.Create(Encoder.OutputDimension);
+        IMipsIndex mips = Backend.CreateEmptyLike(_mips);
         try
         {
             foreach (ReadOnlyMultiVector document in documents)

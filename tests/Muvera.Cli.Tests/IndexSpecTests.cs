@@ -13,7 +13,7 @@ public sealed class IndexSpecTests
     {
         IndexSpec spec = IndexSpec.Parse("flat");
         Assert.That(spec.Kind, Is.EqualTo(IndexKind.Flat));
-        Assert.That(spec.CreateBackend(), Is.InstanceOf<FlatMipsBackend>());
+        Assert.That(spec.CreateBackend(FdeStorage.Int8), Is.InstanceOf<FlatMipsBackend>().With.Property(nameof(FlatMipsBackend.Storage)).EqualTo(FdeStorage.Int8));
     }
 
     [Test]

@@ -197,6 +197,31 @@ public sealed class FlatMipsIndex : IMipsIndex
         }
     }
 
+    /// <summary>Stored vector <paramref name="id"/> in place (Float32 storage only; no checks): the training source of a
+    /// <see cref="QuantizedMipsIndex"/> that keeps its first vectors here.</summary>
+    internal ReadOnlySpan<float> Row(int id)
+    {
+        System.Diagnostics.Debug.Assert(ElementType == StoreElementType.Float32 && (uint)id < (uint)_count);
+        return _floatBlocks[id / _rowsPerBlock].AsSpan((id % _rowsPerBlock) * _dimension, _dimension);
+    }
+
+    /// <summary>Passes the stored vectors' bytes (little-endian, in id order) to <paramref name="sink"/>, piece by piece.</summary>
+    internal void WriteRowBytes(ByteSink sink)
+    {
+        for (int row = 0, take; row < _count; row += take)
+        {
+            take = ChunkRows(row);
+            sink(BlockBytes(row, take));
+        }
+    }
+
+    /// <summary>Forgets vectors <paramref name="count"/> and later (their memory is kept for later adds).</summary>
+    internal void Truncate(int count)
+    {
+        System.Diagnostics.Debug.Assert((uint)count <= (uint)_count);
+        _count = count;
+    }
+
     /// <summary>Allocates room for <paramref name="capacity"/> vectors, so that adds up to it do not reallocate.</summary>
     /// <param name="capacity">The number of vectors to make room for.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="capacity"/> is negative.</exception>

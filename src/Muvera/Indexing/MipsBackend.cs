@@ -62,6 +62,16 @@ public abstract class MipsBackend
         return index.Search(query, k, results);
     }
 
+    /// <summary>The bytes one stored vector of <paramref name="index"/> takes, fixed costs (a quantizer's parameters,
+    /// graph links) excluded, when the backend knows; otherwise null.</summary>
+    /// <param name="index">An index this backend created or loaded.</param>
+    /// <returns>The byte count, or null.</returns>
+    public virtual long? BytesPerVector(IMipsIndex index) => null;
+
+    /// <summary>An empty index to move <paramref name="current"/>'s live vectors into when compacting (default: a new
+    /// index, as <see cref="Create"/>).</summary>
+    internal virtual IMipsIndex CreateEmptyLike(IMipsIndex current) => Create(current.Dimension);
+
     /// <summary>The bytes <paramref name="index"/> holds in memory, when the backend knows; otherwise null.</summary>
     /// <param name="index">An index this backend created or loaded.</param>
     /// <returns>The byte count, or null.</returns>
@@ -71,18 +81,42 @@ public abstract class MipsBackend
     public override string ToString() => $"{Kind} ({Description})";
 }
 
-/// <summary>The exact SIMD flat index (<see cref="FlatMipsIndex"/>): the default backend.</summary>
-/// <param name="elementType">How FDE coordinates are stored (Float32 is exact; Float16 halves the memory).</param>
-public sealed class FlatMipsBackend(StoreElementType elementType) : MipsBackend
+/// <summary>
+/// The flat backend: every search scans every stored FDE. Its <see cref="Storage"/> decides how: float32 or float16 in a
+/// <see cref="FlatMipsIndex"/> (exact), or int8 / product-quantized codes in a <see cref="QuantizedMipsIndex"/> (a SIMD
+/// integer scan, approximate scores). The default, <see cref="FdeStorage.Default"/>, is 4-bit product quantization.
+/// </summary>
+public sealed class FlatMipsBackend : MipsBackend
 {
-    /// <summary>A float32 flat backend.</summary>
+    /// <summary>A flat backend with the default storage (<see cref="FdeStorage.Default"/>).</summary>
     public FlatMipsBackend()
-        : this(StoreElementType.Float32)
+        : this(FdeStorage.Default)
     {
     }
 
-    /// <summary>How FDE coordinates are stored.</summary>
-    public StoreElementType ElementType { get; } = elementType;
+    /// <summary>A float flat backend (exact).</summary>
+    /// <param name="elementType">Float32 (exact) or Float16 (half the memory).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementType"/> is not a defined value.</exception>
+    public FlatMipsBackend(StoreElementType elementType)
+        : this(FdeStorage.FromElementType(elementType))
+    {
+    }
+
+    /// <summary>A flat backend with the given storage.</summary>
+    /// <param name="storage">Float32, Float16, Int8 or product quantization, with its training settings.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="storage"/> is null.</exception>
+    public FlatMipsBackend(FdeStorage storage)
+    {
+        ArgumentNullException.ThrowIfNull(storage);
+        Storage = storage;
+    }
+
+    /// <summary>How FDEs are stored.</summary>
+    public FdeStorage Storage { get; }
+
+    /// <summary>The float element type: Float16 for <see cref="FdeStorageKind.Float16"/> storage, else Float32 (the
+    /// vectors quantized storage keeps until it is trained).</summary>
+    public StoreElementType ElementType => Storage.ElementType;
 
     /// <summary>The thread limit of each search (default: every core; a search splits the rows across threads).
     /// Set <c>MaxDegreeOfParallelism = 1</c> when many searches run in parallel, or to measure one-thread latency.</summary>
@@ -92,23 +126,92 @@ public sealed class FlatMipsBackend(StoreElementType elementType) : MipsBackend
     public override string Kind => "flat";
 
     /// <inheritdoc/>
-    public override string Description => ElementType == StoreElementType.Float32 ? "float32" : "float16";
+    public override string Description => Storage.Kind switch
+    {
+        FdeStorageKind.Float32 => "float32",
+        FdeStorageKind.Float16 => "float16",
+        _ => Storage.ToString(),
+    };
 
     /// <inheritdoc/>
-    public override IMipsIndex Create(int dimension) => new FlatMipsIndex(dimension, ElementType);
+    public override IMipsIndex Create(int dimension) => Storage.IsQuantized
+        ? new QuantizedMipsIndex(dimension, Storage)
+        : new FlatMipsIndex(dimension, Storage.ElementType);
+
+    /// <summary>Loads a flat index file: a <see cref="FlatMipsIndex"/> or a <see cref="QuantizedMipsIndex"/>, told apart
+    /// by the file's magic.</summary>
+    /// <param name="path">The file.</param>
+    /// <returns>The loaded index.</returns>
+    /// <exception cref="System.IO.InvalidDataException">The file is neither kind of flat index, or is corrupt.</exception>
+    public override IMipsIndex Load(string path) => LoadFile(path);
 
     /// <inheritdoc/>
-    public override IMipsIndex Load(string path) => FlatMipsIndex.Load(path);
+    public override int Add(IMipsIndex index, ReadOnlySpan<float> vectors, ParallelOptions parallelOptions)
+    {
+        ArgumentNullException.ThrowIfNull(index);
+        return index is QuantizedMipsIndex quantized ? quantized.Add(vectors, parallelOptions) : index.Add(vectors);
+    }
 
     /// <inheritdoc/>
     public override int Search(IMipsIndex index, ReadOnlySpan<float> query, int k, Span<ScoredId> results)
     {
         ArgumentNullException.ThrowIfNull(index);
-        return index is FlatMipsIndex flat && SearchParallelOptions is { } parallelOptions
-            ? flat.Search(query, k, results, parallelOptions)
-            : index.Search(query, k, results);
+        if (SearchParallelOptions is { } parallelOptions)
+        {
+            switch (index)
+            {
+                case FlatMipsIndex flat:
+                    return flat.Search(query, k, results, parallelOptions);
+                case QuantizedMipsIndex quantized:
+                    return quantized.Search(query, k, results, parallelOptions);
+            }
+        }
+
+        return index.Search(query, k, results);
     }
 
     /// <inheritdoc/>
-    public override long? MemoryBytes(IMipsIndex index) => (index as FlatMipsIndex)?.MemoryBytes;
+    public override long? MemoryBytes(IMipsIndex index) => index switch
+    {
+        FlatMipsIndex flat => flat.MemoryBytes,
+        QuantizedMipsIndex quantized => quantized.MemoryBytes,
+        _ => null,
+    };
+
+    /// <inheritdoc/>
+    public override long? BytesPerVector(IMipsIndex index) => index switch
+    {
+        FlatMipsIndex flat => FdeStorage.FromElementType(flat.ElementType).BytesPerVector(flat.Dimension),
+        QuantizedMipsIndex { IsTrained: true } quantized => quantized.Storage.BytesPerVector(quantized.Dimension),
+        QuantizedMipsIndex untrained => FdeStorage.Float32.BytesPerVector(untrained.Dimension),
+        _ => null,
+    };
+
+    /// <summary>An empty index for compaction: a quantized index keeps its trained quantizer, so documents keep their
+    /// codes and FDE scores across <see cref="MuveraIndex.Compact"/>.</summary>
+    internal override IMipsIndex CreateEmptyLike(IMipsIndex current) =>
+        current is QuantizedMipsIndex quantized ? quantized.CreateEmptyLike() : base.CreateEmptyLike(current);
+
+    /// <summary>The storage a flat index file holds.</summary>
+    internal static FdeStorage StorageOf(IMipsIndex index) => index switch
+    {
+        FlatMipsIndex flat => FdeStorage.FromElementType(flat.ElementType),
+        QuantizedMipsIndex quantized => quantized.Storage,
+        _ => throw new ArgumentException($"{index.GetType().Name} is not a flat index.", nameof(index)),
+    };
+
+    private static IMipsIndex LoadFile(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        Span<byte> magic = stackalloc byte[8];
+        using (var stream = new System.IO.FileStream(path, System.IO.FileMode.Open, System.IO.FileAccess.Read, System.IO.FileShare.Read, 1))
+        {
+            if (stream.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false) < magic.Length)
+            {
+                throw new System.IO.InvalidDataException($"'{path}' is not a flat index: it is shorter than its magic.");
+            }
+        }
+
+        return magic.SequenceEqual("MVQFDE\0\0"u8) ? QuantizedMipsIndex.Load(path) : FlatMipsIndex.Load(path);
+    }
 }

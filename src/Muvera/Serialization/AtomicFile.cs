@@ -45,3 +45,6 @@ internal static class AtomicFile
         }
     }
 }
+
+/// <summary>Receives one piece of a byte stream (a writer or a checksum).</summary>
+internal delegate void ByteSink(ReadOnlySpan<byte> bytes);

@@ -11,7 +11,11 @@ internal sealed class IndexManifest
 {
     public const string FileName = "manifest.json";
     public const string FormatName = "muvera-index";
-    public const int CurrentFormatVersion = 1;
+    /// <summary>2 added <c>backend.fde_storage</c>; version 1 manifests (float flat indexes only) are still read.</summary>
+    public const int CurrentFormatVersion = 2;
+
+    /// <summary>The oldest manifest version this library reads.</summary>
+    public const int OldestFormatVersion = 1;
 
     public string Format { get; set; } = "";
 
@@ -76,6 +80,28 @@ internal sealed class ManifestBackend
     public string Description { get; set; } = "";
 
     public string File { get; set; } = "";
+
+    /// <summary>The flat backend's FDE storage (format version 2; null for other backends and in version 1).</summary>
+    public ManifestFdeStorage? FdeStorage { get; set; }
+}
+
+/// <summary>An <see cref="Indexing.FdeStorage"/> as the manifest records it.</summary>
+internal sealed class ManifestFdeStorage
+{
+    /// <summary><c>float32</c>, <c>float16</c>, <c>int8</c> or <c>pq</c>.</summary>
+    public string Kind { get; set; } = "";
+
+    public int Bits { get; set; }
+
+    public int SubspaceDimension { get; set; }
+
+    public int TrainingRows { get; set; }
+
+    public int MaxTrainingSample { get; set; }
+
+    public int Iterations { get; set; }
+
+    public int Seed { get; set; }
 }
 
 internal sealed class ManifestCalibration

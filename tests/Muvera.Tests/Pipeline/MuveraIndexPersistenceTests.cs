@@ -41,7 +41,10 @@ public sealed class MuveraIndexPersistenceTests
 
     public static IEnumerable<TestCaseData> Backends()
     {
-        yield return new TestCaseData(new FlatMipsBackend()).SetArgDisplayNames("flat-f32");
+        yield return new TestCaseData(new FlatMipsBackend(FdeStorage.Float32)).SetArgDisplayNames("flat-f32");
+        yield return new TestCaseData(new FlatMipsBackend(FdeStorage.ProductQuantization() with { TrainingRows = 100 })).SetArgDisplayNames("flat-pq4");
+        yield return new TestCaseData(new FlatMipsBackend(FdeStorage.ProductQuantization(8, 8) with { TrainingRows = 200 })).SetArgDisplayNames("flat-pq8");
+        yield return new TestCaseData(new FlatMipsBackend(FdeStorage.Int8 with { TrainingRows = 100 })).SetArgDisplayNames("flat-int8");
         yield return new TestCaseData(new FlatMipsBackend(StoreElementType.Float16)).SetArgDisplayNames("flat-f16");
         yield return new TestCaseData(new USearchMipsBackend(new USearchOptions { ScalarKind = USearchScalarKind.Float32, ExpansionSearch = 200 })).SetArgDisplayNames("usearch");
         yield return new TestCaseData(new USearchMipsBackend(new USearchOptions { ScalarKind = USearchScalarKind.Float32, ExpansionSearch = 200 }) { View = true }).SetArgDisplayNames("usearch-view");
@@ -285,10 +288,10 @@ public sealed class MuveraIndexPersistenceTests
     {
         int cases = 0, loaded = 0;
         var random = new Random(20261128);
-        foreach (MipsBackend backend in new MipsBackend[] { new FlatMipsBackend(), new USearchMipsBackend(new USearchOptions { ScalarKind = USearchScalarKind.Float32 }) })
+        foreach (MipsBackend backend in new MipsBackend[] { new FlatMipsBackend(FdeStorage.Float32), new FlatMipsBackend(FdeStorage.ProductQuantization() with { TrainingRows = 20 }), new USearchMipsBackend(new USearchOptions { ScalarKind = USearchScalarKind.Float32 }) })
         {
             RequireBackend(backend);
-            string directory = Path.Combine(_root, "fuzz-" + backend.Kind);
+            string directory = Path.Combine(_root, "fuzz-" + backend.Kind + "-" + ((backend as FlatMipsBackend)?.Storage.Kind.ToString() ?? "native"));
             SyntheticCorpus corpus;
             MuveraSearchHit[][] expected;
             using (MuveraIndex index = MuveraIndexTests.BuildSmall(out corpus, documents: 40, backend: backend))

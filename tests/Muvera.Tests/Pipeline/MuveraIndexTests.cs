@@ -34,7 +34,7 @@ public sealed class MuveraIndexTests
     {
         corpus = SyntheticCorpus.Create(documents, 12, seed: 11, dimension: Dimension, tokens: 10, queryTokens: 6, topics: 40);
         var options = new MuveraIndexOptions { Fde = SmallFde, TokenElementType = tokens, NormalizeTokens = normalize };
-        MuveraIndex index = MuveraIndex.Create(options, backend ?? new FlatMipsBackend());
+        MuveraIndex index = MuveraIndex.Create(options, backend ?? new FlatMipsBackend(FdeStorage.Float32));
         index.AddRange(corpus.Ids, corpus.Documents);
         return index;
     }
