@@ -92,6 +92,18 @@ internal abstract class FdeCodec
 /// <remarks>Read-only after construction: one prepared query may be scanned by several threads.</remarks>
 internal abstract class FdeCodecQuery : IDisposable
 {
+    protected FdeCodecQuery(float offset, float step)
+    {
+        Offset = offset;
+        Step = step;
+    }
+
+    /// <summary>A row's score is <c>Offset + Step · s</c> for its exact integer sum s.</summary>
+    public float Offset { get; }
+
+    /// <summary>The value of one unit of the integer sums.</summary>
+    public float Step { get; }
+
     /// <summary>Returns the pooled tables.</summary>
     public abstract void Dispose();
 

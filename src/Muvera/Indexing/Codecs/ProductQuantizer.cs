@@ -245,16 +245,13 @@ internal sealed class ProductQuantizer : FdeCodec
         private readonly ProductQuantizer _quantizer;
         private readonly byte[] _tables;
         private readonly int _streamLength;
-        private readonly float _offset;
-        private readonly float _scale;
 
         // Takes ownership of `quantized` (pooled): the sub-space-major tables for 8 bits; for 4 bits the two fast-scan
         // streams are laid out in it in place (even sub-spaces' tables, then odd ones', a padding sub-space as 0).
         public Query(ProductQuantizer quantizer, byte[] quantized, float offset, float step)
+            : base(offset, step)
         {
             _quantizer = quantizer;
-            _offset = offset;
-            _scale = step;
             int m = quantizer._subspaces;
             if (quantizer.Storage.Bits == 8)
             {
@@ -282,11 +279,6 @@ internal sealed class ProductQuantizer : FdeCodec
             ArrayPool<byte>.Shared.Return(quantized);
         }
 
-        /// <summary>The score of a byte sum is <c>Offset + Step · sum</c> (tests).</summary>
-        internal float Offset => _offset;
-
-        internal float Step => _scale;
-
         public override void Dispose() => ArrayPool<byte>.Shared.Return(_tables);
 
         public override void Scan(ReadOnlySpan<byte> blocks, int rows, int firstId, TopKHeap heap)
@@ -302,7 +294,7 @@ internal sealed class ProductQuantizer : FdeCodec
                     PqScanKernels.Scan8(blocks.Slice(start * blockBytes, take * blockBytes), m, take, _tables, totals);
                     for (int r = 0; r < take; r++)
                     {
-                        heap.Push(firstId + start + r, _offset + (_scale * totals[r]));
+                        heap.Push(firstId + start + r, Offset + (Step * totals[r]));
                     }
                 }
 
@@ -317,7 +309,7 @@ internal sealed class ProductQuantizer : FdeCodec
                 int take = Math.Min(PqScanKernels.BlockRows, rows - start);
                 for (int r = 0; r < take; r++)
                 {
-                    heap.Push(firstId + start + r, _offset + (_scale * totals[r]));
+                    heap.Push(firstId + start + r, Offset + (Step * totals[r]));
                 }
             }
         }

@@ -124,55 +124,47 @@ internal sealed class ScalarQuantizer : FdeCodec
         }
     }
 
-    public override FdeCodecQuery Prepare(ReadOnlySpan<float> query) => new Query(this, query);
-
-    private sealed class Query : FdeCodecQuery
+    public override FdeCodecQuery Prepare(ReadOnlySpan<float> query)
     {
-        private readonly int _dimension;
-        private readonly sbyte[] _quantized;
-        private readonly float _offset;
-        private readonly float _step;
-
-        public Query(ScalarQuantizer quantizer, ReadOnlySpan<float> query)
+        float[] weights = ArrayPool<float>.Shared.Rent(Dimension);
+        try
         {
-            _dimension = quantizer.Dimension;
-            float[] weights = ArrayPool<float>.Shared.Rent(_dimension);
             float offset = 0;
             float largest = 0;
-            for (int j = 0; j < _dimension; j++)
+            for (int j = 0; j < Dimension; j++)
             {
-                offset = MathF.FusedMultiplyAdd(query[j], quantizer._offsets[j], offset);
-                weights[j] = query[j] * quantizer._scales[j];
+                offset = MathF.FusedMultiplyAdd(query[j], _offsets[j], offset);
+                weights[j] = query[j] * _scales[j];
                 largest = Math.Max(largest, Math.Abs(weights[j]));
             }
 
-            _offset = offset;
-            _step = largest > 0 ? largest / 127f : 1f;
-            _quantized = ArrayPool<sbyte>.Shared.Rent(_dimension);
-            float inverse = 1f / _step;
-            for (int j = 0; j < _dimension; j++)
+            float step = largest > 0 ? largest / 127f : 1f;
+            sbyte[] quantized = ArrayPool<sbyte>.Shared.Rent(Dimension);
+            float inverse = 1f / step;
+            for (int j = 0; j < Dimension; j++)
             {
-                _quantized[j] = (sbyte)Math.Clamp(MathF.Round(weights[j] * inverse), -127f, 127f);
+                quantized[j] = (sbyte)Math.Clamp(MathF.Round(weights[j] * inverse), -127f, 127f);
             }
 
+            return new Query(Dimension, quantized, offset, step);
+        }
+        finally
+        {
             ArrayPool<float>.Shared.Return(weights);
         }
+    }
 
-        internal float Offset => _offset;
-
-        internal float Step => _step;
-
-        internal ReadOnlySpan<sbyte> Quantized => _quantized.AsSpan(0, _dimension);
-
-        public override void Dispose() => ArrayPool<sbyte>.Shared.Return(_quantized);
+    private sealed class Query(int dimension, sbyte[] quantized, float offset, float step) : FdeCodecQuery(offset, step)
+    {
+        public override void Dispose() => ArrayPool<sbyte>.Shared.Return(quantized);
 
         public override void Scan(ReadOnlySpan<byte> blocks, int rows, int firstId, TopKHeap heap)
         {
             Int8DotPath path = Int8Kernels.Preferred;
             for (int r = 0; r < rows; r++)
             {
-                long dot = Int8Kernels.Dot(path, blocks.Slice(r * _dimension, _dimension), _quantized.AsSpan(0, _dimension));
-                heap.Push(firstId + r, _offset + (_step * dot));
+                long dot = Int8Kernels.Dot(path, blocks.Slice(r * dimension, dimension), quantized.AsSpan(0, dimension));
+                heap.Push(firstId + r, Offset + (Step * dot));
             }
         }
     }
