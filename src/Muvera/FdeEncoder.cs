@@ -28,7 +28,9 @@ namespace Muvera;
 /// <para>Thread safety: immutable; every method may be called concurrently. Determinism: an encoding depends only on
 /// the options, the PRNG version and the input token set. It is bit-identical across SIMD widths, CPUs, batch
 /// splits and thread counts, and independent of token order up to float rounding of the per-partition sums.</para>
-/// <para>Allocation: the span overloads allocate nothing (scratch is pooled). Cost per set of n tokens:
+/// <para>Allocation: the constructor allocates at most <see cref="FdeOptions.EncoderBytes"/> (bounded by the limits of
+/// <see cref="FdeOptions.Validate"/>); the span overloads allocate nothing (scratch, about
+/// <see cref="FdeOptions.ScratchFloatsPerToken"/> floats per token, is pooled). Cost per set of n tokens:
 /// O(n·d·R·k) for SimHash, O(n·d·R) for AMS (O(n·d·d_proj·R) dense), O(R·2^k·d_proj) to clear the output, plus
 /// O(R·2^k·n) for document fill.</para>
 /// </remarks>
@@ -64,10 +66,14 @@ public sealed class FdeEncoder
     private readonly int[]? _sketchIndices;
     private readonly float[]? _sketchSigns;
 
+    // Floats per padded token of the largest scratch buffer (transposed tokens, product rows, projected rows).
+    private readonly int _largestScratchRow;
+
     /// <summary>Creates an encoder and draws its random matrices from <see cref="FdeOptions.Seed"/>.</summary>
     /// <param name="options">The encoding parameters.</param>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
-    /// <exception cref="ArgumentException">The options are inconsistent (see <see cref="FdeOptions.Validate"/>).</exception>
+    /// <exception cref="ArgumentException">The options are inconsistent or exceed a size limit (see
+    /// <see cref="FdeOptions.Validate"/>).</exception>
     public FdeEncoder(FdeOptions options)
         : this(ValidateOptions(options), null)
     {
@@ -112,6 +118,7 @@ public sealed class FdeEncoder
 
         _sketchIndices = matrices.CountSketchIndices;
         _sketchSigns = matrices.CountSketchSigns;
+        _largestScratchRow = Math.Max(d, Math.Max(_productRowCount, _projection == FdeProjection.Identity ? 0 : 2 * p));
     }
 
     /// <summary>The options this encoder was built with.</summary>
@@ -387,9 +394,24 @@ public sealed class FdeEncoder
             ThrowHelper.ThrowDestinationTooShort(destinationName, destination.Length, _outputLength);
         }
 
+        CheckScratch(tokens.Length / _dimension, tokensName, tokensName);
         if (HasNonFinite(tokens))
         {
             ThrowHelper.ThrowNonFinite(tokensName, tokens, _dimension);
+        }
+    }
+
+    // One encoding's largest scratch buffer holds _largestScratchRow floats per token (padded to 16); checked before any
+    // work so that no buffer size below is computed past int.
+    private void CheckScratch(long tokenCount, string subject, string paramName)
+    {
+        long columns = (tokenCount + FdeKernels.ColumnAlignment - 1) & ~(long)(FdeKernels.ColumnAlignment - 1);
+        long floats = columns * _largestScratchRow;
+        if (floats > Array.MaxLength)
+        {
+            ThrowHelper.ThrowArgument(
+                $"{subject} holds {tokenCount} tokens; encoding them at once needs a scratch buffer of {columns} × {_largestScratchRow} = " +
+                $"{floats} floats, more than one array holds ({Array.MaxLength}). Encode fewer tokens at once.", paramName);
         }
     }
 
@@ -408,6 +430,7 @@ public sealed class FdeEncoder
                 ThrowHelper.ThrowArgumentOutOfRange(nameof(tokenCounts), tokenCounts[i], $"tokenCounts[{i}] is {tokenCounts[i]}; counts must be non-negative.");
             }
 
+            CheckScratch(tokenCounts[i], $"item {i} of tokenCounts", nameof(tokenCounts));
             rows += tokenCounts[i];
         }
 
@@ -490,6 +513,7 @@ public sealed class FdeEncoder
                 ThrowHelper.ThrowArgument($"{paramName}[{i}] has token dimension {item.Dimension}, but the encoder's dimension is {_dimension}.", paramName);
             }
 
+            CheckScratch(item.Span.Length / _dimension, $"{paramName}[{i}]", paramName);
             if (HasNonFinite(item.Span))
             {
                 ThrowHelper.ThrowNonFinite($"{paramName}[{i}]", item.Span, _dimension);

@@ -416,6 +416,34 @@ public sealed class FdeEncoderTests
     }
 
     [Test]
+    public void Encode_TokensBeyondTheScratchLimit_ThrowsNamingTheTokenCount([Values(false, true)] bool document)
+    {
+        // Dense with R·d_proj = 131,072 product rows per token: 16,385 tokens pad to 16,400 columns, 2,149,580,800 floats
+        // in one scratch buffer, more than an array holds (the sizes used to be computed in int and wrap).
+        var encoder = new FdeEncoder(new FdeOptions { Dimension = 1, Repetitions = 2048, Projection = FdeProjection.Dense, ProjectionDimension = 64 });
+        float[] tokens = new float[16_385];
+        float[] destination = new float[encoder.OutputDimension];
+        ArgumentException single = Assert.Throws<ArgumentException>(() =>
+            _ = document ? encoder.EncodeDocument(tokens, destination) : encoder.EncodeQuery(tokens, destination))!;
+        ArgumentException batch = Assert.Throws<ArgumentException>(
+            () => EncodeBatch(encoder, document, tokens, [16_385], destination, new ParallelOptions()))!;
+        ReadOnlyMultiVector[] list = [new ReadOnlyMultiVector(tokens, 1)];
+        ArgumentException listError = Assert.Throws<ArgumentException>(
+            () => _ = document ? encoder.EncodeDocuments(list) : encoder.EncodeQueries(list))!;
+        Assert.Multiple(() =>
+        {
+            Assert.That(single.ParamName, Is.EqualTo("tokens"));
+            Assert.That(single.Message, Does.Contain("16385 tokens").And.Contain("2149580800"));
+            Assert.That(batch.ParamName, Is.EqualTo("tokenCounts"));
+            Assert.That(batch.Message, Does.Contain("item 0").And.Contain("16385 tokens"));
+            Assert.That(listError.Message, Does.Contain("[0]").And.Contain("16385 tokens"));
+        });
+
+        // One token is fine.
+        Assert.That(encoder.EncodeDocument(tokens.AsSpan(0, 1), destination), Is.EqualTo(encoder.OutputDimension));
+    }
+
+    [Test]
     public void EncodeBatch_NonFiniteInItem_ThrowsNamingItemTokenAndCoordinate(
         [Values(false, true)] bool document,
         [Values(float.NaN, float.PositiveInfinity, float.NegativeInfinity)] float bad)
