@@ -48,7 +48,7 @@ public sealed record IndexReport(int FilesScanned, int FilesAdded, int FilesChan
 /// deleted from the index.
 /// </summary>
 /// <remarks>Crash and cancellation safety: the run works on an in-memory copy of the index and writes nothing until
-/// every passage is encoded; then <see cref="MuveraIndex.Save"/> (crash-safe) and the sidecar's atomic rename. A
+/// every passage is encoded; then <see cref="MuveraIndex.Save(string)"/> (crash-safe) and the sidecar's atomic rename. A
 /// cancelled run throws <see cref="OperationCanceledException"/> and leaves both files as they were.</remarks>
 public sealed class LocalIndexer
 {
