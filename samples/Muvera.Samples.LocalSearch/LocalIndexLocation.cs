@@ -34,4 +34,7 @@ public sealed class LocalIndexLocation
 
     /// <summary>The sidecar file.</summary>
     public string StateFile => Path.Combine(StateDirectory, "files.json");
+
+    /// <summary>The file an index run holds open exclusively, so that two runs never update one folder's index at once.</summary>
+    public string LockFile => Path.Combine(StateDirectory, "index.lock");
 }
