@@ -1,6 +1,7 @@
 // Copyright (c) Muvera contributors. Licensed under the MIT License.
 
 using System;
+using System.Globalization;
 using System.IO;
 
 namespace Muvera;
@@ -38,13 +39,18 @@ public sealed class MuveraIndexLockedException : IOException
     /// <param name="waited">How long the save waited.</param>
     /// <param name="innerException">The operating system's sharing error, or <see langword="null"/>.</param>
     public MuveraIndexLockedException(string directory, TimeSpan waited, Exception? innerException)
-        : base($"Another writer (in this or another process) is saving into the index directory '{directory}'; its LOCK file " +
-            $"stayed locked for the {waited.TotalMilliseconds:F0} ms this save waited (MuveraSaveOptions.LockTimeout). Nothing " +
-            "was written. Save again later, or with a lock timeout.", innerException)
+        : base(Describe(directory, waited), innerException)
     {
         Directory = directory;
     }
 
     /// <summary>The index directory that was locked, or <see langword="null"/> when not given.</summary>
     public string? Directory { get; }
+
+    private static string Describe(string directory, TimeSpan waited) =>
+        $"Another writer (in this or another process) is saving into the index directory '{directory}': its LOCK file " +
+        (waited < TimeSpan.FromMilliseconds(1)
+            ? "is locked, and this save does not wait (MuveraSaveOptions.LockTimeout is zero). "
+            : $"stayed locked for the {waited.TotalMilliseconds.ToString("F0", CultureInfo.InvariantCulture)} ms this save waited (MuveraSaveOptions.LockTimeout). ") +
+        "Nothing was written. Save again later, or give the save a lock timeout to wait for the other writer.";
 }

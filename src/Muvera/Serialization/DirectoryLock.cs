@@ -64,7 +64,7 @@ internal sealed class DirectoryLock : IDisposable
             TimeSpan waited = Stopwatch.GetElapsedTime(start);
             if (timeout != Timeout.InfiniteTimeSpan && waited >= timeout)
             {
-                throw new MuveraIndexLockedException(directory, waited, conflict);
+                throw new MuveraIndexLockedException(directory, timeout == TimeSpan.Zero ? TimeSpan.Zero : waited, conflict);
             }
 
             TimeSpan left = timeout == Timeout.InfiniteTimeSpan ? TimeSpan.MaxValue : timeout - waited;
