@@ -96,8 +96,12 @@ public static class Program
         Console.In.ReadLine();
         int saved = 0;
         int locked = 0;
+        var jitter = new Random();
         for (int i = 1; i <= saves; i++)
         {
+            // A pause of a few milliseconds between saves lets the two writers' saves interleave; without it a fail-fast
+            // writer spends all its attempts inside the other's first save.
+            Thread.Sleep(jitter.Next(0, 20));
             AddDocuments(index, name, 5, seed: (name.GetHashCode(StringComparison.Ordinal) * 31) + i);
             try
             {
