@@ -48,7 +48,8 @@ public sealed record FdeOptions
     private readonly int? _projectionDimension;
     private readonly int? _finalDimension;
 
-    /// <summary>The token dimension d of the input vectors. Required; must be positive.</summary>
+    /// <summary>The token dimension d of the input vectors. Required; must be positive, and at most
+    /// <see cref="MaxDimension"/> (checked by <see cref="Validate"/>).</summary>
     public required int Dimension
     {
         get => _dimension;
@@ -110,7 +111,8 @@ public sealed record FdeOptions
     /// <summary>
     /// The projected block dimension d_proj, required by <see cref="FdeProjection.Ams"/> and
     /// <see cref="FdeProjection.Dense"/>; for <see cref="FdeProjection.Identity"/> leave it <see langword="null"/>
-    /// (or equal to <see cref="Dimension"/>). Default <see langword="null"/>. Must be positive when set.
+    /// (or equal to <see cref="Dimension"/>). Default <see langword="null"/>. Must be positive when set, and at most
+    /// <see cref="MaxDimension"/> (checked by <see cref="Validate"/>).
     /// </summary>
     public int? ProjectionDimension
     {
