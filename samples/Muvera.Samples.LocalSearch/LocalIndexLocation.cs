@@ -7,7 +7,7 @@ namespace Muvera.Samples.LocalSearch;
 
 /// <summary>Where a folder's index lives: a state directory (default <c>&lt;folder&gt;/.muvera</c>) holding the
 /// <see cref="MuveraIndex"/> directory <c>index/</c> and the sidecar <c>files.json</c>. The sidecar cannot go inside
-/// <c>index/</c>: <see cref="MuveraIndex.Save"/> refuses a directory holding files it did not write.</summary>
+/// <c>index/</c>: <see cref="MuveraIndex.Save(string)"/> refuses a directory holding files it did not write.</summary>
 public sealed class LocalIndexLocation
 {
     /// <summary>The default state directory's name inside the indexed folder.</summary>
@@ -34,4 +34,7 @@ public sealed class LocalIndexLocation
 
     /// <summary>The sidecar file.</summary>
     public string StateFile => Path.Combine(StateDirectory, "files.json");
+
+    /// <summary>The file an index run holds open exclusively, so that two runs never update one folder's index at once.</summary>
+    public string LockFile => Path.Combine(StateDirectory, "index.lock");
 }

@@ -48,7 +48,7 @@ public sealed record IndexReport(int FilesScanned, int FilesAdded, int FilesChan
 /// deleted from the index.
 /// </summary>
 /// <remarks>Crash and cancellation safety: the run works on an in-memory copy of the index and writes nothing until
-/// every passage is encoded; then <see cref="MuveraIndex.Save"/> (crash-safe) and the sidecar's atomic rename. A
+/// every passage is encoded; then <see cref="MuveraIndex.Save(string)"/> (crash-safe) and the sidecar's atomic rename. A
 /// cancelled run throws <see cref="OperationCanceledException"/> and leaves both files as they were.</remarks>
 public sealed class LocalIndexer
 {
@@ -104,6 +104,7 @@ public sealed class LocalIndexer
     /// <returns>What the run did.</returns>
     /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
     /// <exception cref="OperationCanceledException">Cancelled (the saved index and sidecar are unchanged).</exception>
+    /// <exception cref="IOException">Another run, in this or another process, is updating the same state directory.</exception>
     public IndexReport Run(IProgress<IndexProgress>? progress, CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
@@ -112,6 +113,8 @@ public sealed class LocalIndexer
             throw new DirectoryNotFoundException($"The folder '{Location.Folder}' does not exist.");
         }
 
+        cancellationToken.ThrowIfCancellationRequested();
+        using FileStream runLock = LockStateDirectory();
         using IndexSnapshot snapshot = IndexSnapshot.Load(Location);
         var warnings = new List<string>(snapshot.Warnings);
         bool compatible = snapshot.Index is { } loaded && loaded.Dimension == _encoder.Dimension && snapshot.State is { } old
@@ -244,6 +247,23 @@ public sealed class LocalIndexer
 
         return new IndexReport(paths.Length, added, changed, repaired, removed, unchanged, touched, skipped, queue.Count, deleted,
             index.Count, stateChanged, stopwatch.Elapsed, warnings);
+    }
+
+    /// <summary>Takes the state directory's run lock for the whole run (an exclusive open of <see cref="LocalIndexLocation.LockFile"/>,
+    /// which the operating system releases when the process ends), so that a second run on the same folder stops at once
+    /// instead of encoding everything again and racing the first to save.</summary>
+    private FileStream LockStateDirectory()
+    {
+        Directory.CreateDirectory(Location.StateDirectory);
+        try
+        {
+            return new FileStream(Location.LockFile, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1);
+        }
+        catch (IOException e) when (e.GetType() == typeof(IOException) && (e.HResult is 11 or 35 || (e.HResult & 0xFFFF) is 32 or 33))
+        {
+            throw new IOException(
+                $"Another index run is updating '{Location.StateDirectory}' (it holds '{Location.LockFile}'); wait for it to finish, then run again.", e);
+        }
     }
 
     /// <summary>Lists the <c>.txt</c> and <c>.md</c> files under the folder, recursively, in ordinal path order. Hidden

@@ -33,6 +33,9 @@ public sealed class LocalSearchCli
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     });
 
+    // The width plain-text output is laid out for: no line of this program comes near it.
+    private const int UnwrappedWidth = 4096;
+
     private readonly TextWriter _output;
     private readonly TextWriter _error;
     private readonly TextReader _input;
@@ -184,7 +187,13 @@ public sealed class LocalSearchCli
 
     private IndexReport RunWithProgress(LocalIndexer indexer, CancellationToken cancellationToken)
     {
-        // Progress goes to the error stream, so that the output stays clean for redirection.
+        // Progress goes to the error stream, so that the output stays clean for redirection. A live display redraws
+        // itself; into a file or pipe it would print every task again at every update, so there it is plain lines.
+        if (!IsTerminal(_error))
+        {
+            return indexer.Run(new LineProgress(_error), cancellationToken);
+        }
+
         IAnsiConsole console = CreateConsole(_error);
         IndexReport? report = null;
         console.Progress()
@@ -327,18 +336,30 @@ public sealed class LocalSearchCli
         return builder.Append(Markup.Escape(hit.Snippet[at..])).ToString();
     }
 
-    // Colours, links and live progress only on the process's own terminal; plain text into any other writer.
+    // Colours, links and live progress only on the process's own terminal; plain text into any other writer, with no
+    // line wrapping (a file or pipe has no width, and a wrapped path cannot be copied).
     private static IAnsiConsole CreateConsole(TextWriter writer)
     {
-        bool terminal = ReferenceEquals(writer, Console.Out) || ReferenceEquals(writer, Console.Error);
-        return AnsiConsole.Create(new AnsiConsoleSettings
+        bool terminal = IsTerminal(writer);
+        IAnsiConsole console = AnsiConsole.Create(new AnsiConsoleSettings
         {
             Out = new AnsiConsoleOutput(writer),
             Ansi = terminal ? AnsiSupport.Detect : AnsiSupport.No,
             ColorSystem = terminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
             Interactive = terminal ? InteractionSupport.Detect : InteractionSupport.No,
         });
+        if (!terminal)
+        {
+            console.Profile.Width = UnwrappedWidth;
+        }
+
+        return console;
     }
+
+    // The process's own standard output or error, not redirected to a file or pipe.
+    private static bool IsTerminal(TextWriter writer) =>
+        (ReferenceEquals(writer, Console.Out) && !Console.IsOutputRedirected)
+        || (ReferenceEquals(writer, Console.Error) && !Console.IsErrorRedirected);
 
     private static string Count(int value) => value.ToString("N0", CultureInfo.InvariantCulture);
 
@@ -370,6 +391,51 @@ public sealed class LocalSearchCli
     private sealed class SyncProgress(Action<IndexProgress> report) : IProgress<IndexProgress>
     {
         public void Report(IndexProgress value) => report(value);
+    }
+
+    // Progress as plain lines, for an error stream that is not a terminal: one line when the scan ends, one at every
+    // tenth of the encoding, one when the save starts and one when it ends; never a line of a stage that has not started,
+    // never the same line twice.
+    private sealed class LineProgress(TextWriter writer) : IProgress<IndexProgress>
+    {
+        private readonly Lock _gate = new();
+        private int _encodedTenths = -1;
+        private string? _last;
+
+        public void Report(IndexProgress value)
+        {
+            lock (_gate)
+            {
+                string? line = value.Stage switch
+                {
+                    LocalIndexer.ScanStage => value.Total > 0 && value.Done == value.Total ? $"scanned {value.Total} files" : null,
+                    LocalIndexer.EncodeStage => EncodeLine(value.Done, value.Total),
+                    _ => value.Done < value.Total ? "saving" : "saved",
+                };
+                if (line is not null && line != _last)
+                {
+                    writer.WriteLine(line);
+                    _last = line;
+                }
+            }
+        }
+
+        private string? EncodeLine(int done, int total)
+        {
+            if (total == 0)
+            {
+                return "no passages to encode";
+            }
+
+            int tenths = (int)(10L * done / total);
+            if (tenths <= _encodedTenths)
+            {
+                return null;
+            }
+
+            _encodedTenths = tenths;
+            return $"encoding passages: {done}/{total} ({tenths * 10}%)";
+        }
     }
 }
 

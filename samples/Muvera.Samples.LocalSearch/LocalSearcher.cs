@@ -83,6 +83,7 @@ public sealed class LocalSearcher : IDisposable
     /// <param name="location">The folder and where its index lives.</param>
     /// <param name="encoder">The encoder the index was built with (not owned).</param>
     /// <returns>The searcher.</returns>
+    /// <exception cref="DirectoryNotFoundException">The folder does not exist and has no index.</exception>
     /// <exception cref="FileNotFoundException">The folder has no index (run <c>index</c> first).</exception>
     /// <exception cref="InvalidDataException">The index was built with another model, or cannot be read.</exception>
     public static LocalSearcher Open(LocalIndexLocation location, OnnxTokenEncoder encoder)
@@ -92,6 +93,11 @@ public sealed class LocalSearcher : IDisposable
         using IndexSnapshot snapshot = IndexSnapshot.Load(location);
         if (snapshot.Index is null || snapshot.State is null)
         {
+            if (!Directory.Exists(location.Folder))
+            {
+                throw new DirectoryNotFoundException($"The folder '{location.Folder}' does not exist, and '{location.StateDirectory}' holds no index of it.");
+            }
+
             string reason = snapshot.Warnings.Count > 0 ? " " + string.Join(" ", snapshot.Warnings) : "";
             throw new FileNotFoundException($"No usable index of '{location.Folder}' in '{location.StateDirectory}'; run the index command first.{reason}", location.StateFile);
         }

@@ -163,6 +163,8 @@ public sealed class EvaluationReport
         NonNegative(Documents, "documents");
         NonNegative(Queries, "queries");
         NonNegative(MemoryBytes, "memory_bytes");
+        NonNegative(FdeBytesPerDocument ?? 0, "fde_bytes_per_document");
+        NonNegative(TokenBytesPerDocument, "token_bytes_per_document");
         Finite(BuildSeconds, "build_seconds");
         for (int i = 0; i < Runs.Count; i++)
         {

@@ -28,7 +28,9 @@ namespace Muvera;
 /// <para>Thread safety: immutable; every method may be called concurrently. Determinism: an encoding depends only on
 /// the options, the PRNG version and the input token set. It is bit-identical across SIMD widths, CPUs, batch
 /// splits and thread counts, and independent of token order up to float rounding of the per-partition sums.</para>
-/// <para>Allocation: the span overloads allocate nothing (scratch is pooled). Cost per set of n tokens:
+/// <para>Allocation: the constructor allocates at most <see cref="FdeOptions.EncoderBytes"/> (bounded by the limits of
+/// <see cref="FdeOptions.Validate"/>); the span overloads allocate nothing (scratch, about
+/// <see cref="FdeOptions.ScratchFloatsPerToken"/> floats per token, is pooled). Cost per set of n tokens:
 /// O(n·d·R·k) for SimHash, O(n·d·R) for AMS (O(n·d·d_proj·R) dense), O(R·2^k·d_proj) to clear the output, plus
 /// O(R·2^k·n) for document fill.</para>
 /// </remarks>
@@ -41,6 +43,14 @@ public sealed class FdeEncoder
     /// reference. Any change to the draws bumps it, and stored encodings record it.
     /// </summary>
     public const int PrngVersion = 1;
+
+    /// <summary>
+    /// Every token coordinate must be finite and smaller than this in magnitude: 2^20 = 1,048,576. Within it no FDE
+    /// coordinate can overflow (a coordinate is at most R·n·d·2^20 before a final projection, and R·2^k·d_proj times that
+    /// with one, far below float's 3.4·10^38 at every size the limits of <see cref="FdeOptions"/> allow), and neither can a
+    /// Chamfer score (at most n_q·d·2^40). Embedding models produce coordinates many orders of magnitude smaller.
+    /// </summary>
+    public const float TokenValueLimit = 1 << 20;
 
     private static readonly ParallelOptions s_defaultParallelOptions = new();
 
@@ -64,10 +74,14 @@ public sealed class FdeEncoder
     private readonly int[]? _sketchIndices;
     private readonly float[]? _sketchSigns;
 
+    // Floats per padded token of the largest scratch buffer (transposed tokens, product rows, projected rows).
+    private readonly int _largestScratchRow;
+
     /// <summary>Creates an encoder and draws its random matrices from <see cref="FdeOptions.Seed"/>.</summary>
     /// <param name="options">The encoding parameters.</param>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
-    /// <exception cref="ArgumentException">The options are inconsistent (see <see cref="FdeOptions.Validate"/>).</exception>
+    /// <exception cref="ArgumentException">The options are inconsistent or exceed a size limit (see
+    /// <see cref="FdeOptions.Validate"/>).</exception>
     public FdeEncoder(FdeOptions options)
         : this(ValidateOptions(options), null)
     {
@@ -112,6 +126,7 @@ public sealed class FdeEncoder
 
         _sketchIndices = matrices.CountSketchIndices;
         _sketchSigns = matrices.CountSketchSigns;
+        _largestScratchRow = Math.Max(d, Math.Max(_productRowCount, _projection == FdeProjection.Identity ? 0 : 2 * p));
     }
 
     /// <summary>The options this encoder was built with.</summary>
@@ -132,7 +147,7 @@ public sealed class FdeEncoder
     /// <param name="tokens">The query's token vectors, row-major; length a multiple of <see cref="Dimension"/> (may be empty).</param>
     /// <param name="destination">Receives the encoding; at least <see cref="OutputDimension"/> long.</param>
     /// <returns>The number of floats written, <see cref="OutputDimension"/>.</returns>
-    /// <exception cref="ArgumentException">Ragged length, a NaN/∞ value, or a short destination.</exception>
+    /// <exception cref="ArgumentException">Ragged length, a NaN, ∞ or too large value (<see cref="TokenValueLimit"/>), or a short destination.</exception>
     /// <remarks>An empty query encodes to zeros. Allocates nothing.</remarks>
     public int EncodeQuery(ReadOnlySpan<float> tokens, Span<float> destination)
     {
@@ -146,7 +161,7 @@ public sealed class FdeEncoder
     /// <param name="tokens">The document's token vectors, row-major; length a multiple of <see cref="Dimension"/> (may be empty).</param>
     /// <param name="destination">Receives the encoding; at least <see cref="OutputDimension"/> long.</param>
     /// <returns>The number of floats written, <see cref="OutputDimension"/>.</returns>
-    /// <exception cref="ArgumentException">Ragged length, a NaN/∞ value, or a short destination.</exception>
+    /// <exception cref="ArgumentException">Ragged length, a NaN, ∞ or too large value (<see cref="TokenValueLimit"/>), or a short destination.</exception>
     /// <remarks>An empty document encodes to zeros (there is no token to fill with). Allocates nothing.</remarks>
     public int EncodeDocument(ReadOnlySpan<float> tokens, Span<float> destination)
     {
@@ -159,7 +174,7 @@ public sealed class FdeEncoder
     /// <param name="query">The query's token vectors.</param>
     /// <param name="destination">Receives the encoding; at least <see cref="OutputDimension"/> long.</param>
     /// <returns>The number of floats written.</returns>
-    /// <exception cref="ArgumentException">Dimension mismatch, a NaN/∞ value, or a short destination.</exception>
+    /// <exception cref="ArgumentException">Dimension mismatch, a NaN, ∞ or too large value (<see cref="TokenValueLimit"/>), or a short destination.</exception>
     public int EncodeQuery(ReadOnlyMultiVector query, Span<float> destination)
     {
         CheckDimension(query, nameof(query));
@@ -170,7 +185,7 @@ public sealed class FdeEncoder
     /// <param name="document">The document's token vectors.</param>
     /// <param name="destination">Receives the encoding; at least <see cref="OutputDimension"/> long.</param>
     /// <returns>The number of floats written.</returns>
-    /// <exception cref="ArgumentException">Dimension mismatch, a NaN/∞ value, or a short destination.</exception>
+    /// <exception cref="ArgumentException">Dimension mismatch, a NaN, ∞ or too large value (<see cref="TokenValueLimit"/>), or a short destination.</exception>
     public int EncodeDocument(ReadOnlyMultiVector document, Span<float> destination)
     {
         CheckDimension(document, nameof(document));
@@ -180,7 +195,7 @@ public sealed class FdeEncoder
     /// <summary>Encodes a query into a new array of <see cref="OutputDimension"/> floats.</summary>
     /// <param name="query">The query's token vectors.</param>
     /// <returns>The encoding.</returns>
-    /// <exception cref="ArgumentException">Dimension mismatch or a NaN/∞ value.</exception>
+    /// <exception cref="ArgumentException">Dimension mismatch or a NaN, ∞ or too large value (<see cref="TokenValueLimit"/>).</exception>
     public float[] EncodeQuery(ReadOnlyMultiVector query)
     {
         float[] result = new float[_outputLength];
@@ -191,7 +206,7 @@ public sealed class FdeEncoder
     /// <summary>Encodes a document into a new array of <see cref="OutputDimension"/> floats.</summary>
     /// <param name="document">The document's token vectors.</param>
     /// <returns>The encoding.</returns>
-    /// <exception cref="ArgumentException">Dimension mismatch or a NaN/∞ value.</exception>
+    /// <exception cref="ArgumentException">Dimension mismatch or a NaN, ∞ or too large value (<see cref="TokenValueLimit"/>).</exception>
     public float[] EncodeDocument(ReadOnlyMultiVector document)
     {
         float[] result = new float[_outputLength];
@@ -205,10 +220,10 @@ public sealed class FdeEncoder
     /// <param name="tokens">All queries' token vectors, row-major, query after query.</param>
     /// <param name="tokenCounts">The number of tokens of each query (zero allowed).</param>
     /// <param name="destination">Receives query i's encoding at <c>[i·OutputDimension, (i+1)·OutputDimension)</c>.</param>
-    /// <exception cref="ArgumentException">Counts that do not add up to the token rows, a negative count, a NaN/∞ value,
+    /// <exception cref="ArgumentException">Counts that do not add up to the token rows, a negative count, a NaN, ∞ or too large value (<see cref="TokenValueLimit"/>),
     /// or a short destination; the message names the item.</exception>
     /// <remarks>Bit-identical to encoding each query alone, whatever the thread count. The shape is checked before any
-    /// work; NaN/∞ values are found item by item, so after that exception <paramref name="destination"/> holds the
+    /// work; bad values are found item by item, so after that exception <paramref name="destination"/> holds the
     /// encodings of the items that were valid (the message names the lowest bad item).</remarks>
     public void EncodeQueries(ReadOnlySpan<float> tokens, ReadOnlySpan<int> tokenCounts, Span<float> destination) =>
         EncodeBatch(tokens, tokenCounts, destination, document: false, s_defaultParallelOptions);
@@ -219,10 +234,10 @@ public sealed class FdeEncoder
     /// <param name="destination">Receives query i's encoding at <c>[i·OutputDimension, (i+1)·OutputDimension)</c>.</param>
     /// <param name="parallelOptions">The thread limit and cancellation token; a cancelled call leaves
     /// <paramref name="destination"/> partly written and throws <see cref="OperationCanceledException"/>.</param>
-    /// <exception cref="ArgumentException">Counts that do not add up to the token rows, a negative count, a NaN/∞ value,
+    /// <exception cref="ArgumentException">Counts that do not add up to the token rows, a negative count, a NaN, ∞ or too large value (<see cref="TokenValueLimit"/>),
     /// or a short destination; the message names the item.</exception>
     /// <remarks>Bit-identical to encoding each query alone, whatever the thread count. The shape is checked before any
-    /// work; NaN/∞ values are found item by item, so after that exception <paramref name="destination"/> holds the
+    /// work; bad values are found item by item, so after that exception <paramref name="destination"/> holds the
     /// encodings of the items that were valid (the message names the lowest bad item).</remarks>
     public void EncodeQueries(ReadOnlySpan<float> tokens, ReadOnlySpan<int> tokenCounts, Span<float> destination,
         ParallelOptions parallelOptions) =>
@@ -234,10 +249,10 @@ public sealed class FdeEncoder
     /// <param name="tokens">All documents' token vectors, row-major, document after document.</param>
     /// <param name="tokenCounts">The number of tokens of each document (zero allowed).</param>
     /// <param name="destination">Receives document i's encoding at <c>[i·OutputDimension, (i+1)·OutputDimension)</c>.</param>
-    /// <exception cref="ArgumentException">Counts that do not add up to the token rows, a negative count, a NaN/∞ value,
+    /// <exception cref="ArgumentException">Counts that do not add up to the token rows, a negative count, a NaN, ∞ or too large value (<see cref="TokenValueLimit"/>),
     /// or a short destination; the message names the item.</exception>
     /// <remarks>Bit-identical to encoding each document alone, whatever the thread count. The shape is checked before any
-    /// work; NaN/∞ values are found item by item, so after that exception <paramref name="destination"/> holds the
+    /// work; bad values are found item by item, so after that exception <paramref name="destination"/> holds the
     /// encodings of the items that were valid (the message names the lowest bad item).</remarks>
     public void EncodeDocuments(ReadOnlySpan<float> tokens, ReadOnlySpan<int> tokenCounts, Span<float> destination) =>
         EncodeBatch(tokens, tokenCounts, destination, document: true, s_defaultParallelOptions);
@@ -248,10 +263,10 @@ public sealed class FdeEncoder
     /// <param name="destination">Receives document i's encoding at <c>[i·OutputDimension, (i+1)·OutputDimension)</c>.</param>
     /// <param name="parallelOptions">The thread limit and cancellation token; a cancelled call leaves
     /// <paramref name="destination"/> partly written and throws <see cref="OperationCanceledException"/>.</param>
-    /// <exception cref="ArgumentException">Counts that do not add up to the token rows, a negative count, a NaN/∞ value,
+    /// <exception cref="ArgumentException">Counts that do not add up to the token rows, a negative count, a NaN, ∞ or too large value (<see cref="TokenValueLimit"/>),
     /// or a short destination; the message names the item.</exception>
     /// <remarks>Bit-identical to encoding each document alone, whatever the thread count. The shape is checked before any
-    /// work; NaN/∞ values are found item by item, so after that exception <paramref name="destination"/> holds the
+    /// work; bad values are found item by item, so after that exception <paramref name="destination"/> holds the
     /// encodings of the items that were valid (the message names the lowest bad item).</remarks>
     public void EncodeDocuments(ReadOnlySpan<float> tokens, ReadOnlySpan<int> tokenCounts, Span<float> destination,
         ParallelOptions parallelOptions) =>
@@ -260,7 +275,7 @@ public sealed class FdeEncoder
     /// <summary>Encodes many documents into one new row-major array (document i at row i), in parallel on all cores.</summary>
     /// <param name="documents">The documents.</param>
     /// <returns><c>documents.Count × OutputDimension</c> floats.</returns>
-    /// <exception cref="ArgumentException">A document with another dimension or a NaN/∞ value; the message names it.</exception>
+    /// <exception cref="ArgumentException">A document with another dimension or a NaN, ∞ or too large value (<see cref="TokenValueLimit"/>); the message names it.</exception>
     public float[] EncodeDocuments(IReadOnlyList<ReadOnlyMultiVector> documents) =>
         EncodeList(documents, nameof(documents), document: true, s_defaultParallelOptions);
 
@@ -268,14 +283,14 @@ public sealed class FdeEncoder
     /// <param name="documents">The documents.</param>
     /// <param name="parallelOptions">The thread limit and cancellation token.</param>
     /// <returns><c>documents.Count × OutputDimension</c> floats.</returns>
-    /// <exception cref="ArgumentException">A document with another dimension or a NaN/∞ value; the message names it.</exception>
+    /// <exception cref="ArgumentException">A document with another dimension or a NaN, ∞ or too large value (<see cref="TokenValueLimit"/>); the message names it.</exception>
     public float[] EncodeDocuments(IReadOnlyList<ReadOnlyMultiVector> documents, ParallelOptions parallelOptions) =>
         EncodeList(documents, nameof(documents), document: true, parallelOptions);
 
     /// <summary>Encodes many queries into one new row-major array (query i at row i), in parallel on all cores.</summary>
     /// <param name="queries">The queries.</param>
     /// <returns><c>queries.Count × OutputDimension</c> floats.</returns>
-    /// <exception cref="ArgumentException">A query with another dimension or a NaN/∞ value; the message names it.</exception>
+    /// <exception cref="ArgumentException">A query with another dimension or a NaN, ∞ or too large value (<see cref="TokenValueLimit"/>); the message names it.</exception>
     public float[] EncodeQueries(IReadOnlyList<ReadOnlyMultiVector> queries) =>
         EncodeList(queries, nameof(queries), document: false, s_defaultParallelOptions);
 
@@ -283,7 +298,7 @@ public sealed class FdeEncoder
     /// <param name="queries">The queries.</param>
     /// <param name="parallelOptions">The thread limit and cancellation token.</param>
     /// <returns><c>queries.Count × OutputDimension</c> floats.</returns>
-    /// <exception cref="ArgumentException">A query with another dimension or a NaN/∞ value; the message names it.</exception>
+    /// <exception cref="ArgumentException">A query with another dimension or a NaN, ∞ or too large value (<see cref="TokenValueLimit"/>); the message names it.</exception>
     public float[] EncodeQueries(IReadOnlyList<ReadOnlyMultiVector> queries, ParallelOptions parallelOptions) =>
         EncodeList(queries, nameof(queries), document: false, parallelOptions);
 
@@ -387,13 +402,28 @@ public sealed class FdeEncoder
             ThrowHelper.ThrowDestinationTooShort(destinationName, destination.Length, _outputLength);
         }
 
-        if (HasNonFinite(tokens))
+        CheckScratch(tokens.Length / _dimension, tokensName, tokensName);
+        if (HasOutOfRange(tokens))
         {
-            ThrowHelper.ThrowNonFinite(tokensName, tokens, _dimension);
+            ThrowHelper.ThrowTokenValue(tokensName, tokensName, tokens, _dimension);
         }
     }
 
-    private static bool HasNonFinite(ReadOnlySpan<float> values) => FdeKernels.HasNonFinite(SimdDispatch.Preferred, values);
+    // One encoding's largest scratch buffer holds _largestScratchRow floats per token (padded to 16); checked before any
+    // work so that no buffer size below is computed past int.
+    private void CheckScratch(long tokenCount, string subject, string paramName)
+    {
+        long columns = (tokenCount + FdeKernels.ColumnAlignment - 1) & ~(long)(FdeKernels.ColumnAlignment - 1);
+        long floats = columns * _largestScratchRow;
+        if (floats > Array.MaxLength)
+        {
+            ThrowHelper.ThrowArgument(
+                $"{subject} holds {tokenCount} tokens; encoding them at once needs a scratch buffer of {columns} × {_largestScratchRow} = " +
+                $"{floats} floats, more than one array holds ({Array.MaxLength}). Encode fewer tokens at once.", paramName);
+        }
+    }
+
+    private static bool HasOutOfRange(ReadOnlySpan<float> values) => FdeKernels.HasOutOfRange(SimdDispatch.Preferred, values);
 
     private void EncodeBatch(ReadOnlySpan<float> tokens, ReadOnlySpan<int> tokenCounts, Span<float> destination,
         bool document, ParallelOptions parallelOptions)
@@ -408,6 +438,7 @@ public sealed class FdeEncoder
                 ThrowHelper.ThrowArgumentOutOfRange(nameof(tokenCounts), tokenCounts[i], $"tokenCounts[{i}] is {tokenCounts[i]}; counts must be non-negative.");
             }
 
+            CheckScratch(tokenCounts[i], $"item {i} of tokenCounts", nameof(tokenCounts));
             rows += tokenCounts[i];
         }
 
@@ -432,13 +463,13 @@ public sealed class FdeEncoder
             offsets[i + 1] = offsets[i] + ((long)tokenCounts[i] * _dimension);
         }
 
-        // Each item is checked for NaN/∞ right before it is encoded (while its tokens are being brought into cache),
+        // Each item is checked for bad values right before it is encoded (while its tokens are being brought into cache),
         // not in a separate pass over the whole batch; the lowest bad item is reported once all items are done.
         SimdWidth width = SimdDispatch.Preferred;
         int firstBadItem = int.MaxValue;
         ParallelBatch.Run(tokens, offsets, destination, _outputLength, parallelOptions, (index, item, output) =>
         {
-            if (HasNonFinite(item))
+            if (HasOutOfRange(item))
             {
                 InterlockedMin(ref firstBadItem, index);
                 return;
@@ -450,15 +481,7 @@ public sealed class FdeEncoder
         if (firstBadItem != int.MaxValue)
         {
             ReadOnlySpan<float> bad = tokens[(int)offsets[firstBadItem]..(int)offsets[firstBadItem + 1]];
-            int position = 0;
-            while (float.IsFinite(bad[position]))
-            {
-                position++;
-            }
-
-            ThrowHelper.ThrowArgument(
-                $"tokens holds a non-finite value {bad[position]} in item {firstBadItem}, token {position / _dimension}, " +
-                $"coordinate {position % _dimension}; token vectors must be finite.", nameof(tokens));
+            ThrowHelper.ThrowTokenValue(nameof(tokens), $"item {firstBadItem} of tokens", bad, _dimension);
         }
     }
 
@@ -490,9 +513,10 @@ public sealed class FdeEncoder
                 ThrowHelper.ThrowArgument($"{paramName}[{i}] has token dimension {item.Dimension}, but the encoder's dimension is {_dimension}.", paramName);
             }
 
-            if (HasNonFinite(item.Span))
+            CheckScratch(item.Span.Length / _dimension, $"{paramName}[{i}]", paramName);
+            if (HasOutOfRange(item.Span))
             {
-                ThrowHelper.ThrowNonFinite($"{paramName}[{i}]", item.Span, _dimension);
+                ThrowHelper.ThrowTokenValue(paramName, $"{paramName}[{i}]", item.Span, _dimension);
             }
         }
 

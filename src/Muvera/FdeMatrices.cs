@@ -55,6 +55,9 @@ internal sealed class FdeMatrices
         int k = options.SimHashProjections;
         int p = options.BlockDimension;
 
+        // One engine, reseeded per matrix: the draws equal fresh engines' (tests compare with the reference), without
+        // allocating an engine state per repetition.
+        var random = new ReferenceRandom(0);
         float[][]? simHash = null;
         if (k > 0)
         {
@@ -62,7 +65,7 @@ internal sealed class FdeMatrices
             for (int rep = 0; rep < r; rep++)
             {
                 // std::normal_distribution<float> filling an Eigen d × k matrix in column-major order.
-                var random = new ReferenceRandom(RepetitionSeed(options.Seed, rep));
+                random.Reseed(RepetitionSeed(options.Seed, rep));
                 float[] g = new float[d * k];
                 for (int j = 0; j < k; j++)
                 {
@@ -86,7 +89,7 @@ internal sealed class FdeMatrices
             for (int rep = 0; rep < r; rep++)
             {
                 // A fresh stream from the same seed as G_r, as the reference does.
-                var random = new ReferenceRandom(RepetitionSeed(options.Seed, rep));
+                random.Reseed(RepetitionSeed(options.Seed, rep));
                 int[] columns = new int[d];
                 float[] signs = new float[d];
                 for (int i = 0; i < d; i++)
@@ -105,7 +108,7 @@ internal sealed class FdeMatrices
             float scale = 1f / MathF.Sqrt(p);
             for (int rep = 0; rep < r; rep++)
             {
-                var random = new ReferenceRandom(DenseSeed(options.Seed, rep));
+                random.Reseed(DenseSeed(options.Seed, rep));
                 float[] s = new float[d * p];
                 for (int i = 0; i < s.Length; i++)
                 {
@@ -121,7 +124,7 @@ internal sealed class FdeMatrices
         if (options.FinalDimension is int final)
         {
             // The reference restarts from the plain seed (not seed + r) for the Count Sketch.
-            var random = new ReferenceRandom(unchecked((uint)options.Seed));
+            random.Reseed(unchecked((uint)options.Seed));
             int length = (int)options.PreFinalDimension;
             sketchIndices = new int[length];
             sketchSigns = new float[length];

@@ -25,6 +25,22 @@ public sealed record FdeOptions
     /// <summary>The largest supported encoding length in floats (2^22), before and after the final projection.</summary>
     public const int MaxOutputFloats = 1 << 22;
 
+    /// <summary>The largest supported token dimension d and projection dimension d_proj (2^16 = 65,536).</summary>
+    public const int MaxDimension = 1 << 16;
+
+    /// <summary>The most random matrix entries an encoder may draw and keep (2^25), counted by
+    /// <see cref="MatrixEntries"/>.</summary>
+    public const long MaxMatrixEntries = 1L << 25;
+
+    /// <summary>The most scratch floats an encoding may need per input token (2^18), counted by
+    /// <see cref="ScratchFloatsPerToken"/>.</summary>
+    public const long MaxScratchFloatsPerToken = 1L << 18;
+
+    // Bytes a .NET array costs beyond its elements (header, length, padding), and a fixed allowance for the encoder's
+    // other objects (the PRNG state, the identity, the options); both only feed EncoderBytes, an upper bound.
+    private const long ArrayOverheadBytes = 32;
+    private const long FixedEncoderBytes = 8192;
+
     private readonly int _dimension;
     private readonly int _repetitions = 1;
     private readonly int _simHashProjections;
@@ -32,7 +48,8 @@ public sealed record FdeOptions
     private readonly int? _projectionDimension;
     private readonly int? _finalDimension;
 
-    /// <summary>The token dimension d of the input vectors. Required; must be positive.</summary>
+    /// <summary>The token dimension d of the input vectors. Required; must be positive, and at most
+    /// <see cref="MaxDimension"/> (checked by <see cref="Validate"/>).</summary>
     public required int Dimension
     {
         get => _dimension;
@@ -94,7 +111,8 @@ public sealed record FdeOptions
     /// <summary>
     /// The projected block dimension d_proj, required by <see cref="FdeProjection.Ams"/> and
     /// <see cref="FdeProjection.Dense"/>; for <see cref="FdeProjection.Identity"/> leave it <see langword="null"/>
-    /// (or equal to <see cref="Dimension"/>). Default <see langword="null"/>. Must be positive when set.
+    /// (or equal to <see cref="Dimension"/>). Default <see langword="null"/>. Must be positive when set, and at most
+    /// <see cref="MaxDimension"/> (checked by <see cref="Validate"/>).
     /// </summary>
     public int? ProjectionDimension
     {
@@ -152,6 +170,89 @@ public sealed record FdeOptions
     }
 
     /// <summary>
+    /// The random matrix entries an encoder draws and keeps, every product computed in 64 bits:
+    /// R·d·k SimHash Gaussians, plus R·d AMS columns (with their signs) for <see cref="FdeProjection.Ams"/>, plus
+    /// R·d·d_proj entries for <see cref="FdeProjection.Dense"/>, plus R·2^k·d_proj Count Sketch buckets (with their
+    /// signs) when <see cref="FinalDimension"/> is set. At most <see cref="MaxMatrixEntries"/> once
+    /// <see cref="Validate"/> passes.
+    /// </summary>
+    public long MatrixEntries
+    {
+        get
+        {
+            (long simHash, long ams, long dense, long sketch) = MatrixTerms();
+            return Saturating(Saturating(simHash, ams), Saturating(dense, sketch));
+        }
+    }
+
+    /// <summary>
+    /// The scratch floats an encoding needs per input token (tokens are padded to a multiple of 16): the transposed
+    /// token (d), its SimHash and dense projections (R·k, plus R·d_proj for <see cref="FdeProjection.Dense"/>) and its
+    /// projected rows (2·d_proj for AMS and dense). At most <see cref="MaxScratchFloatsPerToken"/> once
+    /// <see cref="Validate"/> passes.
+    /// </summary>
+    /// <remarks>An encoding of n tokens rents from the shared array pool about
+    /// 4 · ((ScratchFloatsPerToken + 1) · ⌈n/16⌉·16 + 2 · 2^k) bytes, plus 4 · R·2^k·d_proj bytes with a final
+    /// projection (the pool may round each buffer up to a power of two).</remarks>
+    public long ScratchFloatsPerToken
+    {
+        get
+        {
+            long projected = Projection == FdeProjection.Identity ? 0 : 2L * BlockDimension;
+            long denseRows = Projection == FdeProjection.Dense ? Product(Repetitions, BlockDimension) : 0;
+            return Saturating(Saturating(Dimension, projected), Saturating(Product(Repetitions, SimHashProjections), denseRows));
+        }
+    }
+
+    /// <summary>
+    /// An upper bound on the bytes an <see cref="FdeEncoder"/> built from these options allocates in its constructor
+    /// (its random matrices in the reference's layout and in its own kernel layouts, and a fixed allowance for small
+    /// objects), reported before anything is allocated: roughly 8 bytes per entry of <see cref="MatrixEntries"/>,
+    /// 16 per AMS coordinate. Meaningful once <see cref="Validate"/> passes (it saturates otherwise).
+    /// </summary>
+    public long EncoderBytes
+    {
+        get
+        {
+            long r = Repetitions;
+            long d = Dimension;
+            long p = BlockDimension;
+            (long simHash, long ams, long dense, long sketch) = MatrixTerms();
+            long arrays = 8;
+            long bytes = FixedEncoderBytes;
+
+            // SimHash: G_r (d × k per repetition) and the same entries again as rows of the kernel's product matrix.
+            if (SimHashProjections > 0)
+            {
+                bytes = Saturating(bytes, Saturating(Product(8, simHash), Product(8, r)));
+                arrays = Saturating(arrays, r);
+            }
+
+            // AMS: column and sign per coordinate, then the kernel's table: order and sign of d + 3·d_proj slots and
+            // d_proj + 1 column starts per repetition, and two d_proj counters while it is built.
+            if (Projection == FdeProjection.Ams)
+            {
+                bytes = Saturating(bytes, Saturating(Product(8, ams), Product(16, r)));
+                bytes = Saturating(bytes, Product(8, Product(r, Saturating(d, Product(3, p)))));
+                bytes = Saturating(bytes, Product(4, Product(r, Saturating(p, 1))));
+                bytes = Saturating(bytes, Product(8, p));
+                arrays = Saturating(arrays, Product(2, r));
+            }
+
+            // Dense: S_r (d × d_proj per repetition) and the same entries again as product rows.
+            if (Projection == FdeProjection.Dense)
+            {
+                bytes = Saturating(bytes, Saturating(Product(8, dense), Product(8, r)));
+                arrays = Saturating(arrays, r);
+            }
+
+            // Count Sketch: bucket and sign of every pre-final coordinate.
+            bytes = Saturating(bytes, Product(8, sketch));
+            return Saturating(bytes, Product(ArrayOverheadBytes, arrays));
+        }
+    }
+
+    /// <summary>
     /// The length of an encoding: <see cref="FinalDimension"/> when set, else R · 2^k · d_proj. Meaningful once
     /// <see cref="Validate"/> passes (it saturates at <see cref="int.MaxValue"/> otherwise).
     /// </summary>
@@ -174,9 +275,14 @@ public sealed record FdeOptions
         Seed = seed,
     };
 
-    /// <summary>Checks the rules that involve several properties.</summary>
-    /// <exception cref="ArgumentException">A projection dimension is missing or contradicts the projection, or an
-    /// encoding would exceed <see cref="MaxOutputFloats"/>. The message names the properties and values.</exception>
+    /// <summary>Checks the rules that involve several properties, and the size limits.</summary>
+    /// <remarks>The limits bound what an encoder allocates, so that no valid combination overflows a 32-bit index or
+    /// needs gigabytes: d and d_proj at most <see cref="MaxDimension"/>; R·2^k·d_proj and d_final at most
+    /// <see cref="MaxOutputFloats"/>; <see cref="MatrixEntries"/> at most <see cref="MaxMatrixEntries"/>;
+    /// <see cref="ScratchFloatsPerToken"/> at most <see cref="MaxScratchFloatsPerToken"/>. Every product is computed in
+    /// 64 bits.</remarks>
+    /// <exception cref="ArgumentException">A projection dimension is missing or contradicts the projection, or a size
+    /// exceeds its limit. The message names the properties, their values, the product and the limit.</exception>
     public void Validate()
     {
         if (Projection == FdeProjection.Identity)
@@ -209,6 +315,59 @@ public sealed record FdeOptions
             ThrowHelper.ThrowArgument(
                 $"FinalDimension {FinalDimension} exceeds the limit of {MaxOutputFloats} floats.", nameof(FinalDimension));
         }
+
+        if (Dimension > MaxDimension)
+        {
+            ThrowHelper.ThrowArgument(
+                $"Dimension {Dimension} exceeds the limit of {MaxDimension} (FdeOptions.MaxDimension).", nameof(Dimension));
+        }
+
+        if (ProjectionDimension > MaxDimension)
+        {
+            ThrowHelper.ThrowArgument(
+                $"ProjectionDimension {ProjectionDimension} exceeds the limit of {MaxDimension} (FdeOptions.MaxDimension).",
+                nameof(ProjectionDimension));
+        }
+
+        long entries = MatrixEntries;
+        if (entries > MaxMatrixEntries)
+        {
+            (long simHash, long ams, long dense, long sketch) = MatrixTerms();
+            ThrowHelper.ThrowArgument(
+                $"The random matrices would hold {entries} entries, more than the limit of {MaxMatrixEntries} " +
+                $"(FdeOptions.MaxMatrixEntries): SimHash Repetitions · Dimension · SimHashProjections = " +
+                $"{Repetitions} · {Dimension} · {SimHashProjections} = {simHash}, AMS Repetitions · Dimension = {ams}, " +
+                $"dense Repetitions · Dimension · ProjectionDimension = {dense}, Count Sketch {sketch}.",
+                nameof(Repetitions));
+        }
+
+        long scratch = ScratchFloatsPerToken;
+        if (scratch > MaxScratchFloatsPerToken)
+        {
+            ThrowHelper.ThrowArgument(
+                $"An encoding would need {scratch} scratch floats per token, more than the limit of {MaxScratchFloatsPerToken} " +
+                $"(FdeOptions.MaxScratchFloatsPerToken): Dimension {Dimension} + Repetitions · SimHashProjections = " +
+                $"{Repetitions} · {SimHashProjections}" +
+                (Projection == FdeProjection.Dense ? $" + Repetitions · ProjectionDimension = {Repetitions} · {BlockDimension}" : "") +
+                (Projection == FdeProjection.Identity ? "" : $" + 2 · ProjectionDimension = 2 · {BlockDimension}") + ".",
+                nameof(Repetitions));
+        }
+    }
+
+    // a · b for non-negative operands, saturating at long.MaxValue instead of wrapping.
+    private static long Product(long a, long b) => a == 0 || b <= long.MaxValue / a ? a * b : long.MaxValue;
+
+    private static long Saturating(long a, long b) => a > long.MaxValue - b ? long.MaxValue : a + b;
+
+    // The entry counts of each random matrix (0 when the options do not use it), saturating.
+    private (long SimHash, long Ams, long Dense, long Sketch) MatrixTerms()
+    {
+        long rd = Product(Repetitions, Dimension);
+        long simHash = Product(rd, SimHashProjections);
+        long ams = Projection == FdeProjection.Ams ? rd : 0;
+        long dense = Projection == FdeProjection.Dense ? Product(rd, BlockDimension) : 0;
+        long sketch = FinalDimension is null ? 0 : PreFinalDimension;
+        return (simHash, ams, dense, sketch);
     }
 
     // Records print every public property; keep it to the stored options so ToString never depends on validity.

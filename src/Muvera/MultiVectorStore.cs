@@ -384,7 +384,12 @@ public sealed class MultiVectorStore : IDisposable
     /// check (truncated, magic, version, element type, flags, header checksum, dimension, size, offsets checksum,
     /// offsets, data checksum, non-finite value).</exception>
     /// <exception cref="IOException">The file cannot be opened or mapped.</exception>
-    public static MultiVectorStore Load(string path)
+    public static MultiVectorStore Load(string path) => Load(path, out _);
+
+    /// <summary><see cref="Load(string)"/>, also telling whether a float32 value is at least
+    /// <see cref="FdeEncoder.TokenValueLimit"/> in magnitude (found in the same pass as the checksum; a
+    /// <see cref="MuveraIndex"/> refuses such a store, a bare store does not).</summary>
+    internal static MultiVectorStore Load(string path, out bool valuesBeyondTokenLimit)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         EnsureLittleEndian();
@@ -397,6 +402,7 @@ public sealed class MultiVectorStore : IDisposable
         try
         {
             Layout layout = ReadLayout(view.Bytes, length);
+            valuesBeyondTokenLimit = layout.BeyondTokenLimit;
             return new MultiVectorStore(layout.Dimension, layout.ElementType, layout.Normalized, layout.Offsets, layout.Count,
                 layout.TokenCount, [], [], view, layout.DataOffset);
         }
@@ -721,13 +727,26 @@ public sealed class MultiVectorStore : IDisposable
 
         ulong dataChecksum = Fnv64.Basis;
         bool nonFinite = false;
+        bool beyondTokenLimit = false;
         for (long position = 0; position < dataLength;)
         {
             ReadOnlySpan<byte> chunk = read(dataOffset + position, (int)Math.Min(ChunkBytes, dataLength - position));
             dataChecksum = Fnv64.Append(dataChecksum, chunk);
-            nonFinite |= storeType == StoreElementType.Float32
-                ? FdeKernels.HasNonFinite(SimdDispatch.Preferred, MemoryMarshal.Cast<byte, float>(chunk))
-                : HasNonFiniteHalf(MemoryMarshal.Cast<byte, ushort>(chunk));
+            if (storeType == StoreElementType.Float32)
+            {
+                // Non-finite values are a subset of those beyond the token limit, so only a chunk with one is scanned twice.
+                ReadOnlySpan<float> values = MemoryMarshal.Cast<byte, float>(chunk);
+                if (FdeKernels.HasOutOfRange(SimdDispatch.Preferred, values))
+                {
+                    beyondTokenLimit = true;
+                    nonFinite |= FdeKernels.HasNonFinite(SimdDispatch.Preferred, values);
+                }
+            }
+            else
+            {
+                nonFinite |= HasNonFiniteHalf(MemoryMarshal.Cast<byte, ushort>(chunk));
+            }
+
             position += chunk.Length;
         }
 
@@ -742,7 +761,8 @@ public sealed class MultiVectorStore : IDisposable
             throw new InvalidDataException("Multi-vector store data holds a NaN or infinite value; token vectors must be finite.");
         }
 
-        return new Layout(dimension, storeType, (flags & NormalizedFlag) != 0, (int)count, tokenCount, offsets, dataOffset, dataLength);
+        return new Layout(dimension, storeType, (flags & NormalizedFlag) != 0, (int)count, tokenCount, offsets, dataOffset, dataLength,
+            beyondTokenLimit);
     }
 
     // Exponent bits all ones: ∞ or NaN.
@@ -760,5 +780,5 @@ public sealed class MultiVectorStore : IDisposable
     private delegate ReadOnlySpan<byte> ByteReader(long offset, int length);
 
     private sealed record Layout(int Dimension, StoreElementType ElementType, bool Normalized, int Count, long TokenCount,
-        long[] Offsets, long DataOffset, long DataLength);
+        long[] Offsets, long DataOffset, long DataLength, bool BeyondTokenLimit);
 }

@@ -26,7 +26,7 @@ public sealed partial class MuveraIndex
     /// min(Count, <see cref="MaxCalibrationCandidates"/>) candidates. Writers wait while it runs; searches do not.</remarks>
     /// <exception cref="ArgumentNullException"><paramref name="sampleQueries"/> is null.</exception>
     /// <exception cref="ArgumentException">No sample queries, or a query is empty, of the wrong dimension or has a
-    /// NaN/∞ value.</exception>
+    /// NaN, ∞ or too large value (<see cref="FdeEncoder.TokenValueLimit"/>).</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> is not positive or
     /// <paramref name="targetRecall"/> is outside (0, 1].</exception>
     /// <exception cref="InvalidOperationException">The index has no documents.</exception>

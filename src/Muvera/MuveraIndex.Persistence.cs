@@ -21,7 +21,18 @@ public sealed partial class MuveraIndex
     private const string TokensFileName = "tokens.mvs";
     private const string PartialSuffix = ".partial";
     private const int MaxManifestBytes = 16 << 20;
+
+    // How often Load starts over from CURRENT when the version it read was removed by saves that committed meanwhile.
+    private const int MaxLoadAttempts = 5;
+
+    // How many stored documents Load re-encodes to check the FDE file against the manifest's encoder.
+    private const int StoredFdeSamples = 4;
+
+    // The calibration curve has one point per rung of Calibrate's ladder (at most 13).
+    private const int MaxCalibrationCurvePoints = 64;
+
     private static readonly ParallelOptions s_defaultParallelOptions = new();
+    private static readonly MuveraSaveOptions s_defaultSaveOptions = new();
 
     // Backends found by name when Load is not given one of the manifest's kind.
     private static readonly (string Kind, string TypeName)[] s_knownBackends =
@@ -30,29 +41,65 @@ public sealed partial class MuveraIndex
         ("faiss", "Muvera.Faiss.FaissMipsBackend, Muvera.Faiss"),
     ];
 
-    /// <summary>Test seam: called after each step of <see cref="Save"/> with the step's name; an exception thrown here
-    /// simulates a crash at that point.</summary>
+    /// <summary>Test seam: called after each step of <see cref="Save(string, MuveraSaveOptions)"/> with the step's name
+    /// ("locked" once the directory's lock is held, then "created" … "committed"); an exception thrown here simulates a
+    /// crash at that point.</summary>
     internal static Action<string>? SaveStepHook { get; set; }
 
-    /// <summary>Saves the index into <paramref name="directory"/>, crash-safely: the new version is written to a
-    /// temporary subdirectory, flushed to disk and renamed, and only then does the directory's <c>CURRENT</c> file
-    /// (replaced atomically) point at it. A crash at any point leaves the previously saved index loadable; older
-    /// versions are removed after the switch.</summary>
+    /// <summary>Test seam: called by <see cref="Load(string, MuveraLoadOptions)"/> with "current-read" after each read of
+    /// <c>CURRENT</c>, before the version it names is opened.</summary>
+    internal static Action<string>? LoadStepHook { get; set; }
+
+    /// <summary>Saves the index into <paramref name="directory"/> (see <see cref="Save(string, MuveraSaveOptions)"/>),
+    /// failing at once with <see cref="MuveraIndexLockedException"/> when another writer is saving there.</summary>
     /// <param name="directory">A new or empty directory, or one holding a saved Muvera index.</param>
-    /// <remarks>Compacts first when at least <see cref="MuveraIndexOptions.CompactOnSaveFraction"/> of the documents
-    /// are deleted (searches wait during compaction only). Other writers wait while the files are written; searches
-    /// continue.</remarks>
     /// <exception cref="ArgumentException"><paramref name="directory"/> is null or empty.</exception>
-    /// <exception cref="IOException">The directory holds files that are not a Muvera index, or writing failed (the
-    /// previously saved index is intact).</exception>
-    public void Save(string directory)
+    /// <exception cref="MuveraIndexLockedException">Another writer, in this or another process, is saving into the
+    /// directory (nothing was written).</exception>
+    /// <exception cref="IOException">The path is a file, the directory holds files that are not a Muvera index, or
+    /// writing failed (the previously saved index is intact).</exception>
+    public void Save(string directory) => Save(directory, s_defaultSaveOptions);
+
+    /// <summary>Saves the index into <paramref name="directory"/>, crash-safely and safely towards other processes: the
+    /// new version is written to a temporary subdirectory of this writer's own, flushed to disk and renamed, and only
+    /// then does the directory's <c>CURRENT</c> file (replaced atomically) point at it. A crash at any point leaves the
+    /// previously saved index loadable.</summary>
+    /// <param name="directory">A new or empty directory, or one holding a saved Muvera index.</param>
+    /// <param name="options">How long to wait for another writer (default: not at all).</param>
+    /// <remarks>
+    /// <para>One writer at a time: the save holds an operating-system lock on the directory's <c>LOCK</c> file from
+    /// before it reads the directory until it returns, so a second writer in any process waits up to
+    /// <see cref="MuveraSaveOptions.LockTimeout"/> and then throws <see cref="MuveraIndexLockedException"/>; the lock dies
+    /// with its process, so a crashed writer never leaves the directory locked. Any number of readers, in any process, may
+    /// <see cref="Load(string, MuveraLoadOptions)"/> at any time: a save keeps the version that was current before it
+    /// (removing only older ones), and a load that finds its version gone starts over from <c>CURRENT</c>, so it returns
+    /// the previous or the new version, never an error. The directory therefore holds two versions after the second
+    /// save.</para>
+    /// <para>Compacts first when at least <see cref="MuveraIndexOptions.CompactOnSaveFraction"/> of the documents are
+    /// deleted (never when that fraction is 1; searches wait during compaction only). Other writers of this instance wait
+    /// while the files are written; searches continue.</para>
+    /// </remarks>
+    /// <exception cref="ArgumentException"><paramref name="directory"/> is null or empty.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
+    /// <exception cref="MuveraIndexLockedException">Another writer, in this or another process, kept the directory
+    /// locked for longer than <see cref="MuveraSaveOptions.LockTimeout"/> (nothing was written, the index is
+    /// unchanged).</exception>
+    /// <exception cref="IOException">The path (or a folder above it) is a file, the directory holds files that are not a
+    /// Muvera index, or writing failed (the previously saved index is intact).</exception>
+    public void Save(string directory, MuveraSaveOptions options)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
+        ArgumentNullException.ThrowIfNull(options);
+        directory = Path.GetFullPath(directory);
         _lock.EnterUpgradeableReadLock();
         try
         {
             ThrowIfDisposed();
-            if (_deleted > 0 && _deleted >= Options.CompactOnSaveFraction * _ids.Count)
+            CreateTargetDirectory(directory);
+            using DirectoryLock directoryLock = DirectoryLock.Acquire(directory, options.LockTimeout);
+            Step("locked");
+            double fraction = Options.CompactOnSaveFraction;
+            if (_deleted > 0 && fraction < 1 && _deleted >= fraction * _ids.Count)
             {
                 _lock.EnterWriteLock();
                 try
@@ -65,7 +112,7 @@ public sealed partial class MuveraIndex
                 }
             }
 
-            SaveUnderLock(Path.GetFullPath(directory));
+            SaveUnderLock(directory);
         }
         finally
         {
@@ -74,22 +121,36 @@ public sealed partial class MuveraIndex
     }
 
     /// <summary>Loads the index saved in <paramref name="directory"/> (see <see cref="Load(string, MuveraLoadOptions)"/>).</summary>
-    /// <param name="directory">The directory <see cref="Save"/> wrote.</param>
+    /// <param name="directory">The directory <see cref="Save(string, MuveraSaveOptions)"/> wrote.</param>
     /// <returns>The index; dispose it to release the mapped token file.</returns>
     public static MuveraIndex Load(string directory) => Load(directory, new MuveraLoadOptions());
 
     /// <summary>Loads the index saved in <paramref name="directory"/>, verifying every file against the checksums in
-    /// the manifest and every count across files before anything is used. The token store is memory-mapped
-    /// (read-only; the first write after loading copies it into memory).</summary>
-    /// <param name="directory">The directory <see cref="Save"/> wrote.</param>
+    /// the manifest, every count across files, and a few stored FDEs against the encoder before anything is used. The
+    /// token store is memory-mapped (read-only; the first write after loading copies it into memory).</summary>
+    /// <param name="directory">The directory <see cref="Save(string, MuveraSaveOptions)"/> wrote.</param>
     /// <param name="options">Backends to load the FDE index with, and the FDE options the caller expects.</param>
     /// <returns>The index; dispose it to release the mapped token file.</returns>
+    /// <remarks>
+    /// <para>Safe while other processes save into the directory: a load returns the version <c>CURRENT</c> named when it
+    /// started or a newer one, never an error caused by the save (when a version is removed under it, it starts over from
+    /// <c>CURRENT</c>, up to 5 times).</para>
+    /// <para>Stored FDEs: up to 4 live documents, spread over the ordinals, are encoded again from their stored tokens
+    /// and compared with what the FDE index holds (bit for bit for the flat backend; backends that cannot read their
+    /// vectors back, such as USearch and FAISS, skip the check).</para>
+    /// <para>Memory mapping: the token file of the loaded version must not be modified or truncated while the index is
+    /// open. Saves never do (they write new versions and delete old ones, and a deleted file stays mapped on Linux and
+    /// macOS; on Windows the deletion fails while the file is mapped and a later save retries it), but another program
+    /// truncating <c>tokens.mvs</c> makes the next read of the missing pages end the process (SIGBUS, or an access
+    /// violation on Windows), which no exception handler can catch.</para>
+    /// </remarks>
     /// <exception cref="ArgumentException"><paramref name="directory"/> is null or empty.</exception>
     /// <exception cref="DirectoryNotFoundException">The directory does not exist.</exception>
     /// <exception cref="FileNotFoundException">The directory has no <c>CURRENT</c> file (no save ever completed).</exception>
-    /// <exception cref="InvalidDataException">A file is corrupt, truncated, missing or inconsistent with another, or
-    /// the index was built with other FDE options than <see cref="MuveraLoadOptions.ExpectedFde"/> or with another PRNG
-    /// version; the message names the file and the check.</exception>
+    /// <exception cref="InvalidDataException">A file is corrupt, truncated, missing or inconsistent with another, a
+    /// value is outside the library's limits, the stored FDEs are not what the manifest's encoder produces, or the index
+    /// was built with other FDE options than <see cref="MuveraLoadOptions.ExpectedFde"/> or with another PRNG version;
+    /// the message names the file, the check and the value.</exception>
     /// <exception cref="InvalidOperationException">The index uses a backend whose package is not referenced.</exception>
     public static MuveraIndex Load(string directory, MuveraLoadOptions options)
     {
@@ -101,15 +162,38 @@ public sealed partial class MuveraIndex
             throw new DirectoryNotFoundException($"The index directory '{directory}' does not exist.");
         }
 
-        string version = ReadCurrent(directory, out ulong manifestHash);
+        for (int attempt = 1; ; attempt++)
+        {
+            string version = ReadCurrent(directory, out ulong manifestHash);
+            try
+            {
+                LoadStepHook?.Invoke("current-read");
+                return LoadVersion(directory, version, manifestHash, options);
+            }
+            catch (Exception e) when (attempt < MaxLoadAttempts
+                && e is IOException or InvalidDataException or UnauthorizedAccessException
+                && ReadCurrentNameOrNull(directory) is { } now && now != version)
+            {
+                // A save switched CURRENT and removed the version read first: start over from the new CURRENT.
+            }
+        }
+    }
+
+    private static MuveraIndex LoadVersion(string directory, string version, ulong manifestHash, MuveraLoadOptions options)
+    {
         string versionDirectory = Path.Combine(directory, version);
+        if (!Directory.Exists(versionDirectory))
+        {
+            throw new InvalidDataException($"The {CurrentFileName} file of '{directory}' names version '{version}', which is missing.");
+        }
+
         IndexManifest manifest = ReadManifest(versionDirectory, manifestHash);
         VerifyFiles(versionDirectory, manifest);
 
         FdeEncoderIdentity identity = ReadIdentity(manifest);
-        var encoder = new FdeEncoder(identity.Options);
         Invalid(identity.PrngVersion != FdeEncoder.PrngVersion,
             $"the index was encoded with FDE PRNG version {identity.PrngVersion}; this library encodes with version {FdeEncoder.PrngVersion}, so its query FDEs would not match");
+        CheckReadableCopy(manifest.Fde, identity.Options);
         if (options.ExpectedFde is { } expected && expected != identity.Options)
         {
             try
@@ -122,6 +206,7 @@ public sealed partial class MuveraIndex
             }
         }
 
+        var encoder = new FdeEncoder(identity.Options);
         StoreElementType elementType = manifest.TokenElementType switch
         {
             "float32" => StoreElementType.Float32,
@@ -140,11 +225,15 @@ public sealed partial class MuveraIndex
         Invalid(manifest.Backend.File != backend.FileName, $"the backend file is \"{manifest.Backend.File}\" but the {backend.Kind} backend uses \"{backend.FileName}\"");
 
         string?[] ids = IdMapFile.Read(Path.Combine(versionDirectory, IdMapFile.FileName), out int live);
+        MuveraCalibration? calibration = ReadCalibration(manifest.Calibration);
         MultiVectorStore? store = null;
         IMipsIndex? mips = null;
         try
         {
-            store = MultiVectorStore.Load(Path.Combine(versionDirectory, TokensFileName));
+            string tokensPath = Path.Combine(versionDirectory, TokensFileName);
+            store = MultiVectorStore.Load(tokensPath, out bool beyondTokenLimit);
+            Invalid(beyondTokenLimit,
+                $"the token store '{tokensPath}' holds a value of magnitude {FdeEncoder.TokenValueLimit} (FdeEncoder.TokenValueLimit) or more, which no add accepts");
             mips = backend.Load(Path.Combine(versionDirectory, backend.FileName));
             Invalid(manifest.Documents != ids.Length || store.Count != ids.Length || mips.Count != ids.Length,
                 $"the manifest counts {manifest.Documents} documents, the id map {ids.Length}, the token store {store.Count}, the FDE index {mips.Count}");
@@ -164,7 +253,7 @@ public sealed partial class MuveraIndex
                 Invalid(ids[i] is not null && store.TokenCountOf(i) == 0, $"live document {i} (\"{ids[i]}\") has no tokens");
             }
 
-            MuveraCalibration? calibration = ReadCalibration(manifest.Calibration);
+            VerifyStoredFdes(Path.Combine(versionDirectory, backend.FileName), backend, mips, encoder, store, ids, live);
             var ordinals = new Dictionary<string, int>(live, StringComparer.Ordinal);
             for (int i = 0; i < ids.Length; i++)
             {
@@ -184,12 +273,75 @@ public sealed partial class MuveraIndex
         }
     }
 
+    // Re-encodes up to StoredFdeSamples live documents, spread evenly over the live ordinals (deterministic), and asks the
+    // backend whether it holds those FDEs: an encoder identity that does not belong to the FDE file (edited, or copied from
+    // another index) would otherwise load and then find candidates at chance.
+    private static void VerifyStoredFdes(string fdePath, MipsBackend backend, IMipsIndex mips, FdeEncoder encoder,
+        MultiVectorStore store, string?[] ids, int live)
+    {
+        int samples = Math.Min(StoredFdeSamples, live);
+        float[] fde = new float[encoder.OutputDimension];
+        int rank = -1;
+        int ordinal = -1;
+        for (int sample = 0; sample < samples; sample++)
+        {
+            long target = samples == 1 ? 0 : (long)sample * (live - 1) / (samples - 1);
+            while (rank < target)
+            {
+                ordinal++;
+                if (ids[ordinal] is not null)
+                {
+                    rank++;
+                }
+            }
+
+            float[] tokens = new float[store.TokenCountOf(ordinal) * store.Dimension];
+            store.CopyTokens(ordinal, tokens);
+            encoder.EncodeDocument(tokens, fde);
+            bool? matches = backend.StoredMatches(mips, ordinal, fde);
+            if (matches is null)
+            {
+                return;
+            }
+
+            Invalid(matches == false,
+                $"the FDE stored for document {ordinal} (\"{ids[ordinal]}\") in '{fdePath}' is not the one its stored tokens encode to " +
+                $"with the manifest's encoder ({encoder.Options}): the FDE file and the encoder identity do not belong together");
+        }
+    }
+
+    // Makes the target directory, refusing a path that is (or runs through) a file and a directory that holds something
+    // other than a Muvera index, before any LOCK file is created in it.
+    private static void CreateTargetDirectory(string directory)
+    {
+        for (string? path = directory; path is not null; path = Path.GetDirectoryName(path))
+        {
+            if (File.Exists(path))
+            {
+                throw new IOException(path == directory
+                    ? $"Cannot save the index to '{directory}': it is a file. Save into a directory (new, empty, or one a Muvera index was saved to)."
+                    : $"Cannot save the index to '{directory}': '{path}' in its path is a file, not a directory.");
+            }
+
+            if (Directory.Exists(path))
+            {
+                break;
+            }
+        }
+
+        Directory.CreateDirectory(directory);
+        ScanDirectory(directory);
+    }
+
+    // Called with the directory locked: writes version v<n+1> next to the others, switches CURRENT to it, then removes
+    // every version but it and the one CURRENT named before (a reader may be opening that one), and every leftover.
     private void SaveUnderLock(string directory)
     {
-        Directory.CreateDirectory(directory);
-        int next = PrepareDirectory(directory);
+        int next = ScanDirectory(directory);
+        string? previous = ReadCurrentNameOrNull(directory);
         string version = "v" + next.ToString("D6", CultureInfo.InvariantCulture);
-        string partial = Path.Combine(directory, version + PartialSuffix);
+        string partial = Path.Combine(directory,
+            $"{version}.p{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}-{Random.Shared.Next():x8}{PartialSuffix}");
         string final = Path.Combine(directory, version);
         bool committed = false;
         try
@@ -246,8 +398,10 @@ public sealed partial class MuveraIndex
         }
         catch when (!committed)
         {
+            // Both folders are this writer's own: the partial one by its unique name, the final one because the lock has
+            // been held since its number was chosen.
             TryDeleteDirectory(partial);
-            if (ReadCurrentOrNull(directory) != version)
+            if (ReadCurrentNameOrNull(directory) != version)
             {
                 TryDeleteDirectory(final);
             }
@@ -255,11 +409,11 @@ public sealed partial class MuveraIndex
             throw;
         }
 
-        RemoveStaleVersions(directory, version);
+        RemoveStaleVersions(directory, version, previous);
     }
 
     // Refuses a directory that is not (yet) a Muvera index but holds something, and returns the next version number.
-    private static int PrepareDirectory(string directory)
+    private static int ScanDirectory(string directory)
     {
         bool isIndex = File.Exists(Path.Combine(directory, CurrentFileName));
         int highest = 0;
@@ -267,13 +421,18 @@ public sealed partial class MuveraIndex
         {
             string name = Path.GetFileName(entry);
             Match match = VersionPattern().Match(name);
+            if (!match.Success)
+            {
+                match = PartialPattern().Match(name);
+            }
+
             if (match.Success)
             {
                 highest = Math.Max(highest, int.Parse(match.Groups[1].ValueSpan, CultureInfo.InvariantCulture));
                 continue;
             }
 
-            if (!isIndex && name is not (CurrentFileName + ".tmp"))
+            if (!isIndex && name is not (CurrentFileName + ".tmp" or DirectoryLock.FileName))
             {
                 throw new IOException($"The directory '{directory}' is not empty and holds no Muvera index ('{name}' is in it); save into a new or empty directory, or one a Muvera index was saved to.");
             }
@@ -287,12 +446,13 @@ public sealed partial class MuveraIndex
         return highest + 1;
     }
 
-    private static void RemoveStaleVersions(string directory, string current)
+    // Called with the directory locked, so every partial folder and CURRENT.tmp is a crashed writer's leftover.
+    private static void RemoveStaleVersions(string directory, string current, string? previous)
     {
         foreach (string entry in Directory.EnumerateFileSystemEntries(directory))
         {
             string name = Path.GetFileName(entry);
-            if (name != current && VersionPattern().IsMatch(name))
+            if (PartialPattern().IsMatch(name) || (name != current && name != previous && VersionPattern().IsMatch(name)))
             {
                 TryDeleteDirectory(entry);
             }
@@ -394,20 +554,16 @@ public sealed partial class MuveraIndex
         Invalid(!match.Success,
             $"the {CurrentFileName} file of '{directory}' is not \"v<digits> <16 hex digits>\"");
         manifestHash = ulong.Parse(match.Groups[2].ValueSpan, NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-        string version = match.Groups[1].Value;
-        if (!Directory.Exists(Path.Combine(directory, version)))
-        {
-            throw new InvalidDataException($"The {CurrentFileName} file of '{directory}' names version '{version}', which is missing.");
-        }
-
-        return version;
+        return match.Groups[1].Value;
     }
 
-    private static string? ReadCurrentOrNull(string directory)
+    // The version CURRENT names when it is well-formed and that version exists; otherwise null.
+    private static string? ReadCurrentNameOrNull(string directory)
     {
         try
         {
-            return ReadCurrent(directory, out _);
+            string version = ReadCurrent(directory, out _);
+            return Directory.Exists(Path.Combine(directory, version)) ? version : null;
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
         {
@@ -441,7 +597,41 @@ public sealed partial class MuveraIndex
             $"the manifest has format version {manifest.FormatVersion}; this library reads versions {IndexManifest.OldestFormatVersion} to {IndexManifest.CurrentFormatVersion}");
         Invalid(manifest.Backend is null || manifest.Files is null || manifest.Encoder is null || manifest.TokenElementType is null,
             "the manifest lacks its backend, files, encoder or token element type");
+        Invalid(manifest.Backend!.Kind is null || !BackendKindPattern().IsMatch(manifest.Backend.Kind),
+            $"the manifest's backend kind is {Quote(manifest.Backend.Kind)}; expected a lowercase name such as \"flat\"");
+        string? file = manifest.Backend.File;
+        Invalid(file is null || file.Length == 0 || file is "." or ".." || Path.GetFileName(file) != file || file.Contains('\\', StringComparison.Ordinal),
+            $"the manifest's backend file is {Quote(file)}; expected a file name inside the version directory");
         return manifest;
+    }
+
+    private static string Quote(string? value) => value is null ? "null" : $"\"{value}\"";
+
+    // The readable copy of the options ("fde") is informational, but when present it must agree with the encoder identity
+    // (the authoritative copy), so that an edit to either is noticed.
+    private static void CheckReadableCopy(ManifestFde? copy, FdeOptions options)
+    {
+        if (copy is null)
+        {
+            return;
+        }
+
+        void Agree<T>(string field, T written, T actual)
+        {
+            Invalid(!EqualityComparer<T>.Default.Equals(written, actual),
+                $"the manifest's readable fde.{field} is {written?.ToString() ?? "null"}, but its encoder identity says {actual?.ToString() ?? "null"}");
+        }
+
+        Agree("dimension", copy.Dimension, options.Dimension);
+        Agree("repetitions", copy.Repetitions, options.Repetitions);
+        Agree("simhash_projections", copy.SimhashProjections, options.SimHashProjections);
+        Agree("projection", copy.Projection, options.Projection.ToString());
+        Agree("projection_dimension", copy.ProjectionDimension, options.ProjectionDimension);
+        Agree("final_dimension", copy.FinalDimension, options.FinalDimension);
+        Agree("fill_empty_partitions", copy.FillEmptyPartitions, options.FillEmptyPartitions);
+        Agree("seed", copy.Seed, options.Seed);
+        Agree("output_dimension", copy.OutputDimension, options.OutputDimension);
+        Agree("prng_version", copy.PrngVersion, FdeEncoder.PrngVersion);
     }
 
     private static void VerifyFiles(string versionDirectory, IndexManifest manifest)
@@ -482,6 +672,8 @@ public sealed partial class MuveraIndex
         }
     }
 
+    // The limits are Calibrate's own: N and every curve point lie in [min(k, documents), max(10,000, min(k, documents))],
+    // the curve ascends in N (at most one point per rung of its ladder) and its recall never falls.
     private static MuveraCalibration? ReadCalibration(ManifestCalibration? stored)
     {
         if (stored is null)
@@ -489,15 +681,35 @@ public sealed partial class MuveraIndex
             return null;
         }
 
-        Invalid(stored.CurveCandidates is null || stored.CurveRecall is null || stored.CurveCandidates.Count != stored.CurveRecall.Count,
-            "the calibration curve is malformed");
-        Invalid(stored.K <= 0 || stored.Candidates < 1 || stored.SampleQueries <= 0 || stored.Documents <= 0
-            || !(stored.TargetRecall > 0 && stored.TargetRecall <= 1) || !(stored.AchievedRecall >= 0 && stored.AchievedRecall <= 1),
-            "the calibration holds values out of range");
-        var curve = new List<CalibrationPoint>(stored.CurveCandidates!.Count);
-        for (int i = 0; i < stored.CurveCandidates.Count; i++)
+        int points = stored.CurveCandidates?.Count ?? -1;
+        Invalid(stored.CurveCandidates is null || stored.CurveRecall is null || points != stored.CurveRecall.Count || points < 1 || points > MaxCalibrationCurvePoints,
+            $"the calibration curve has {points} candidate counts and {stored.CurveRecall?.Count ?? -1} recalls; expected the same number, 1 to {MaxCalibrationCurvePoints}");
+        Invalid(stored.K <= 0, $"the calibration's k is {stored.K}; it must be positive");
+        Invalid(stored.SampleQueries <= 0, $"the calibration's sample_queries is {stored.SampleQueries}; it must be positive");
+        Invalid(stored.Documents <= 0, $"the calibration's documents is {stored.Documents}; it must be positive");
+        Invalid(!(stored.TargetRecall > 0 && stored.TargetRecall <= 1), $"the calibration's target_recall {stored.TargetRecall} is outside (0, 1]");
+        Invalid(!(stored.AchievedRecall >= 0 && stored.AchievedRecall <= 1), $"the calibration's achieved_recall {stored.AchievedRecall} is outside [0, 1]");
+        int minimum = Math.Min(stored.K, stored.Documents);
+        int maximum = Math.Max(MaxCalibrationCandidates, minimum);
+        Invalid(stored.Candidates < minimum || stored.Candidates > maximum,
+            $"the calibration's candidates {stored.Candidates} is outside [{minimum}, {maximum}] (Calibrate chooses N between min(k, documents) and {MaxCalibrationCandidates})");
+        var curve = new List<CalibrationPoint>(points);
+        for (int i = 0; i < points; i++)
         {
-            curve.Add(new CalibrationPoint(stored.CurveCandidates[i], stored.CurveRecall![i]));
+            int candidates = stored.CurveCandidates![i];
+            double recall = stored.CurveRecall![i];
+            Invalid(candidates < minimum || candidates > maximum,
+                $"the calibration curve's candidate count {candidates} (point {i}) is outside [{minimum}, {maximum}]");
+            Invalid(!(recall >= 0 && recall <= 1), $"the calibration curve's recall {recall} (point {i}) is outside [0, 1]");
+            if (i > 0)
+            {
+                CalibrationPoint before = curve[^1];
+                Invalid(candidates <= before.Candidates,
+                    $"the calibration curve's candidate counts do not ascend ({before.Candidates}, then {candidates} at point {i})");
+                Invalid(recall < before.Recall, $"the calibration curve's recall falls from {before.Recall} to {recall} at point {i}");
+            }
+
+            curve.Add(new CalibrationPoint(candidates, recall));
         }
 
         return new MuveraCalibration(stored.K, stored.TargetRecall, stored.Candidates, stored.AchievedRecall, stored.SampleQueries, stored.Documents, curve);
@@ -608,7 +820,7 @@ public sealed partial class MuveraIndex
 
     private static byte[] ReadSmallFile(string path, int maximum, string what)
     {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1);
         Invalid(stream.Length > maximum, $"the {what} '{path}' has {stream.Length} bytes, more than the {maximum} allowed");
         byte[] bytes = new byte[stream.Length];
         stream.ReadExactly(bytes);
@@ -617,7 +829,7 @@ public sealed partial class MuveraIndex
 
     private static (long Length, ulong Hash) HashFile(string path)
     {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1);
         byte[] buffer = new byte[1 << 20];
         ulong hash = Fnv64.Basis;
         long length = 0;
@@ -641,9 +853,16 @@ public sealed partial class MuveraIndex
         }
     }
 
-    [GeneratedRegex(@"^v(\d{6,8})(\.partial)?\z", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^v(\d{6,8})\z", RegexOptions.CultureInvariant)]
     private static partial Regex VersionPattern();
+
+    // "v000004.partial" (before issue #17) or "v000004.p<process id>-<random>.partial" (one per writer).
+    [GeneratedRegex(@"^v(\d{6,8})(\.[0-9A-Za-z-]+)?\.partial\z", RegexOptions.CultureInvariant)]
+    private static partial Regex PartialPattern();
 
     [GeneratedRegex(@"^(v\d{6,8}) ([0-9a-f]{16})\n?\z", RegexOptions.CultureInvariant)]
     private static partial Regex CurrentPattern();
+
+    [GeneratedRegex(@"^[a-z0-9][a-z0-9._-]{0,63}\z", RegexOptions.CultureInvariant)]
+    private static partial Regex BackendKindPattern();
 }

@@ -7,6 +7,7 @@ using System.Threading.Tasks;
 using Muvera.Indexing;
 using Muvera.Kernels;
 using Muvera.Scoring;
+using Muvera.Serialization;
 
 namespace Muvera;
 
@@ -18,14 +19,14 @@ namespace Muvera;
 /// <remarks>
 /// <para>Ids are strings chosen by the caller (unique, compared ordinally). Internally every added document gets the
 /// next ordinal, which is its row in the MIPS index and its id in the token store; <see cref="Delete"/> marks the
-/// ordinal deleted (searches skip it) and <see cref="Compact"/> (or <see cref="Save"/> past
+/// ordinal deleted (searches skip it) and <see cref="Compact"/> (or <see cref="Save(string, MuveraSaveOptions)"/> past
 /// <see cref="MuveraIndexOptions.CompactOnSaveFraction"/>) rebuilds both without deleted documents.</para>
 /// <para>Thread safety: any number of searches may run concurrently with each other and with one writer
 /// (<see cref="Add"/>, <see cref="AddRange(IReadOnlyList{string}, IReadOnlyList{ReadOnlyMultiVector})"/>,
 /// <see cref="Delete"/>, <see cref="Update"/>, <see cref="Compact"/>, <see cref="Calibrate"/>); a search sees the index
 /// either before or after a write, never in between. Encoding happens outside the lock, so writers block searches
 /// only while their FDEs and tokens are appended.</para>
-/// <para>Persistence: <see cref="Save"/> writes a directory that <see cref="Load(string)"/> reads back; see
+/// <para>Persistence: <see cref="Save(string, MuveraSaveOptions)"/> writes a directory that <see cref="Load(string)"/> reads back, safely while other processes load it (one writer at a time, any number of readers); see
 /// <c>src/Muvera/Serialization/README.md</c> ("MuveraIndex directory").</para>
 /// </remarks>
 public sealed partial class MuveraIndex : IDisposable
@@ -254,25 +255,25 @@ public sealed partial class MuveraIndex : IDisposable
     }
 
     /// <summary>Adds one document.</summary>
-    /// <param name="id">Its id: not null or empty, not already present.</param>
+    /// <param name="id">Its id: not null or empty, well-formed UTF-16 (no lone surrogate), not already present.</param>
     /// <param name="document">Its token vectors (at least one, of <see cref="Dimension"/>).</param>
-    /// <exception cref="ArgumentException">A duplicate or empty id, an empty document, a wrong dimension or a NaN/∞
-    /// value; the message names the id.</exception>
+    /// <exception cref="ArgumentException">A duplicate, empty or malformed (lone surrogate) id, an empty document, a wrong dimension or a NaN, ∞ or too large
+    /// value (<see cref="FdeEncoder.TokenValueLimit"/>); the message names the id.</exception>
     public void Add(string id, ReadOnlyMultiVector document) => AddRange([id], [document], s_defaultParallelOptions);
 
     /// <summary>Adds documents: FDEs are encoded in parallel outside the lock, then appended all at once. All or
     /// nothing: on any exception the index is unchanged.</summary>
-    /// <param name="ids">Their ids (unique, not present yet, not null or empty).</param>
+    /// <param name="ids">Their ids (unique, not present yet, not null or empty, well-formed UTF-16).</param>
     /// <param name="documents">Their token vectors, one per id.</param>
     /// <exception cref="ArgumentNullException">A list is null.</exception>
-    /// <exception cref="ArgumentException">The lists differ in length, or a duplicate or empty id, an empty document, a
-    /// wrong dimension or a NaN/∞ value (the message names the id and its position).</exception>
+    /// <exception cref="ArgumentException">The lists differ in length, or a duplicate, empty or malformed (lone surrogate) id, an empty document, a
+    /// wrong dimension or a NaN, ∞ or too large value (<see cref="FdeEncoder.TokenValueLimit"/>) (the message names the id and its position).</exception>
     public void AddRange(IReadOnlyList<string> ids, IReadOnlyList<ReadOnlyMultiVector> documents) =>
         AddRange(ids, documents, s_defaultParallelOptions);
 
     /// <summary>Adds documents with a thread limit and cancellation for the encoding (see
     /// <see cref="AddRange(IReadOnlyList{string}, IReadOnlyList{ReadOnlyMultiVector})"/>).</summary>
-    /// <param name="ids">Their ids (unique, not present yet, not null or empty).</param>
+    /// <param name="ids">Their ids (unique, not present yet, not null or empty, well-formed UTF-16).</param>
     /// <param name="documents">Their token vectors, one per id.</param>
     /// <param name="parallelOptions">Thread limit and cancellation token; a cancelled call changes nothing.</param>
     /// <exception cref="OperationCanceledException">The token was cancelled (the index is unchanged).</exception>
@@ -293,6 +294,14 @@ public sealed partial class MuveraIndex : IDisposable
             if (string.IsNullOrEmpty(id))
             {
                 ThrowHelper.ThrowArgument($"ids[{i}] is null or empty; every document needs a non-empty id.", nameof(ids));
+            }
+
+            int surrogate = IdMapFile.IndexOfLoneSurrogate(id);
+            if (surrogate >= 0)
+            {
+                ThrowHelper.ThrowArgument(
+                    $"ids[{i}] \"{IdMapFile.Escape(id)}\" holds a lone surrogate U+{(int)id[surrogate]:X4} at index {surrogate}; ids must be " +
+                    "well-formed UTF-16 (the id map stores them as UTF-8).", nameof(ids));
             }
 
             if (!batchIds.Add(id))
@@ -329,7 +338,7 @@ public sealed partial class MuveraIndex : IDisposable
     /// <param name="id">A live document's id.</param>
     /// <param name="document">The new token vectors.</param>
     /// <exception cref="KeyNotFoundException">No live document has this id.</exception>
-    /// <exception cref="ArgumentException">An empty document, a wrong dimension or a NaN/∞ value.</exception>
+    /// <exception cref="ArgumentException">An empty document, a wrong dimension or a NaN, ∞ or too large value (<see cref="FdeEncoder.TokenValueLimit"/>).</exception>
     public void Update(string id, ReadOnlyMultiVector document)
     {
         ArgumentNullException.ThrowIfNull(id);
@@ -400,7 +409,7 @@ public sealed partial class MuveraIndex : IDisposable
     /// <param name="k">How many hits at most (positive).</param>
     /// <param name="options">Candidates, reranking and ball carving.</param>
     /// <returns>Up to <paramref name="k"/> hits, best first (ties to the earlier-added document).</returns>
-    /// <exception cref="ArgumentException">An empty query, a wrong dimension or a NaN/∞ value.</exception>
+    /// <exception cref="ArgumentException">An empty query, a wrong dimension or a NaN, ∞ or too large value (<see cref="FdeEncoder.TokenValueLimit"/>).</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> is not positive, or
     /// <see cref="MuveraSearchOptions.Candidates"/> is smaller than <paramref name="k"/>.</exception>
     public MuveraSearchHit[] Search(ReadOnlyMultiVector query, int k, MuveraSearchOptions options)
@@ -472,7 +481,7 @@ public sealed partial class MuveraIndex : IDisposable
     /// <param name="query">The query's token vectors (at least one, of <see cref="Dimension"/>).</param>
     /// <param name="k">How many hits at most (positive).</param>
     /// <returns>Up to <paramref name="k"/> hits, best first (ties to the earlier-added document).</returns>
-    /// <exception cref="ArgumentException">An empty query, a wrong dimension or a NaN/∞ value.</exception>
+    /// <exception cref="ArgumentException">An empty query, a wrong dimension or a NaN, ∞ or too large value (<see cref="FdeEncoder.TokenValueLimit"/>).</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> is not positive.</exception>
     public MuveraSearchHit[] SearchExact(ReadOnlyMultiVector query, int k)
     {
@@ -668,9 +677,9 @@ public sealed partial class MuveraIndex : IDisposable
             ThrowHelper.ThrowArgument($"{name} has token dimension {document.Dimension}, but the index's dimension is {Dimension}.", "documents");
         }
 
-        if (FdeKernels.HasNonFinite(SimdDispatch.Preferred, document.Span))
+        if (FdeKernels.HasOutOfRange(SimdDispatch.Preferred, document.Span))
         {
-            ThrowHelper.ThrowNonFinite(name, document.Span, Dimension);
+            ThrowHelper.ThrowTokenValue("documents", name, document.Span, Dimension);
         }
     }
 
@@ -686,9 +695,9 @@ public sealed partial class MuveraIndex : IDisposable
             ThrowHelper.ThrowArgument($"{nameof(query)} has token dimension {query.Dimension}, but the index's dimension is {Dimension}.", nameof(query));
         }
 
-        if (FdeKernels.HasNonFinite(SimdDispatch.Preferred, query.Span))
+        if (FdeKernels.HasOutOfRange(SimdDispatch.Preferred, query.Span))
         {
-            ThrowHelper.ThrowNonFinite(nameof(query), query.Span, Dimension);
+            ThrowHelper.ThrowTokenValue(nameof(query), nameof(query), query.Span, Dimension);
         }
     }
 

@@ -30,6 +30,9 @@ public sealed class EvaluationReportTests
         ],
         BuildSeconds = 12.5,
         MemoryBytes = 123_456_789_012,
+        FdeStorage = "pq:4,4",
+        FdeBytesPerDocument = 1280,
+        TokenBytesPerDocument = 123_904,
     };
 
     internal static EvaluationReport SyntheticReport() => new()
@@ -110,6 +113,7 @@ public sealed class EvaluationReportTests
             Assert.That(root.EnumerateObject().Select(p => p.Name), Is.EqualTo(new[]
             {
                 "dataset", "split", "documents", "queries", "model", "fde", "index", "runs", "build_seconds", "memory_bytes",
+                "fde_storage", "fde_bytes_per_document", "token_bytes_per_document",
             }));
             Assert.That(root.GetProperty("fde").EnumerateObject().Select(p => p.Name), Is.EqualTo(new[]
             {
@@ -224,4 +228,45 @@ public sealed class EvaluationReportTests
 
         Assert.That(exception!.Message, Does.Contain("runs[1].qps"));
     }
+
+    [Test]
+    public void Write_NegativeByteCounts_ThrowNamingTheProperty()
+    {
+        EvaluationReport report = BeirReport();
+        var fde = Assert.Throws<InvalidOperationException>(() => CopyWith(report, fdeBytes: -1, tokenBytes: 0).Write(new MemoryStream()));
+        Assert.That(fde!.Message, Does.Contain("fde_bytes_per_document"));
+        var tokens = Assert.Throws<InvalidOperationException>(() => CopyWith(report, fdeBytes: null, tokenBytes: -5).Write(new MemoryStream()));
+        Assert.That(tokens!.Message, Does.Contain("token_bytes_per_document"));
+    }
+
+    [Test]
+    public void Read_ReportWithoutStorageFields_ReadsThemAsUnknown()
+    {
+        var node = System.Text.Json.Nodes.JsonNode.Parse(ToJson(BeirReport()))!.AsObject();
+        Assert.That(node.Remove("fde_storage") && node.Remove("fde_bytes_per_document") && node.Remove("token_bytes_per_document"), Is.True);
+        string json = node.ToJsonString();
+        EvaluationReport read = EvaluationReport.Read(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json)));
+        Assert.Multiple(() =>
+        {
+            Assert.That(read.FdeStorage, Is.Null);
+            Assert.That(read.FdeBytesPerDocument, Is.Null);
+            Assert.That(read.TokenBytesPerDocument, Is.Zero);
+        });
+    }
+
+    private static EvaluationReport CopyWith(EvaluationReport report, long? fdeBytes, long tokenBytes) => new()
+    {
+        Dataset = report.Dataset,
+        Split = report.Split,
+        Documents = report.Documents,
+        Queries = report.Queries,
+        Model = report.Model,
+        Fde = report.Fde,
+        Index = report.Index,
+        Runs = report.Runs,
+        BuildSeconds = report.BuildSeconds,
+        MemoryBytes = report.MemoryBytes,
+        FdeBytesPerDocument = fdeBytes,
+        TokenBytesPerDocument = tokenBytes,
+    };
 }

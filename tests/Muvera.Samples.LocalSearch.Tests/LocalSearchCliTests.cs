@@ -1,5 +1,6 @@
 // Copyright (c) Muvera contributors. Licensed under the MIT License.
 
+using System.Diagnostics;
 using System.IO;
 using System.Linq;
 using System.Text.Json;
@@ -89,6 +90,72 @@ public sealed class LocalSearchCliTests
     }
 
     [Test]
+    public void Search_FolderThatDoesNotExist_SaysSoInsteadOfAskingForAnIndexRun()
+    {
+        string missing = Path.Combine(TestFolders.CreateTemporaryFolder(), "no-such-folder");
+        (int exit, _, string error) = Run(["search", missing, "anything"]);
+        Assert.Multiple(() =>
+        {
+            Assert.That(exit, Is.EqualTo(1));
+            Assert.That(error, Does.Contain($"The folder '{missing}' does not exist"));
+            Assert.That(error, Does.Not.Contain("run the index command first"));
+        });
+    }
+
+    [Test]
+    public void Index_OutputRedirectedToFiles_PrintsEachProgressLineOnce_AndTheSummaryUnwrapped()
+    {
+        // The sample as a user runs it, with both streams redirected (`index <folder> > out 2> err`): the live display
+        // used to print every task again at each update ("saving: 0%" between encoding lines), and the summary's long
+        // path wrapped at 80 columns.
+        string folder = Path.Combine(TestFolders.CreateTemporaryFolder(), "a-folder-whose-path-is-long-enough-to-wrap-at-eighty-columns");
+        Directory.CreateDirectory(folder);
+        for (int i = 0; i < 3; i++)
+        {
+            File.WriteAllText(Path.Combine(folder, $"note-{i}.md"), $"Note {i}. Product quantization splits a vector into sub-vectors and encodes each with a codebook.");
+        }
+
+        (int exit, string output, string error) = RunProcess("index", folder);
+        string[] lines = error.Split('\n', System.StringSplitOptions.RemoveEmptyEntries | System.StringSplitOptions.TrimEntries);
+        string state = Path.Combine(folder, LocalIndexLocation.DefaultDirectoryName);
+        Assert.That(exit, Is.Zero, error);
+        Assert.That(lines, Has.Length.GreaterThanOrEqualTo(5), error);
+        Assert.Multiple(() =>
+        {
+            Assert.That(lines, Is.Unique);
+            Assert.That(lines[0], Is.EqualTo("scanned 3 files"));
+            Assert.That(lines[1], Does.Match(@"^encoding passages: 0/\d+ \(0%\)$"));
+            Assert.That(lines[^3], Does.Match(@"^encoding passages: (\d+)/\1 \(100%\)$"));
+            Assert.That(lines[^2..], Is.EqualTo(new[] { "saving", "saved" }));
+            Assert.That(lines[1..^2], Has.All.StartWith("encoding passages: "), "no line of another stage between them");
+            Assert.That(output.Split('\n').Any(l => l.Contains($"-> {state}", System.StringComparison.Ordinal)), Is.True, output);
+            Assert.That(output.Contains('\u001b', System.StringComparison.Ordinal) || error.Contains('\u001b', System.StringComparison.Ordinal), Is.False,
+                "no terminal escapes in a file");
+        });
+    }
+
+    [Test]
+    public void Index_WhileAnotherRunHoldsTheFolder_FailsAtOnceWithAMessage()
+    {
+        string folder = TestFolders.CreateTemporaryFolder();
+        File.WriteAllText(Path.Combine(folder, "a.md"), "Some text.");
+        var location = new LocalIndexLocation(folder);
+        Directory.CreateDirectory(location.StateDirectory);
+        using (new FileStream(location.LockFile, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+        {
+            (int exit, _, string error) = Run(["index", folder]);
+            Assert.Multiple(() =>
+            {
+                Assert.That(exit, Is.EqualTo(1));
+                Assert.That(error, Does.Contain("Another index run is updating").And.Contain(location.StateDirectory));
+                Assert.That(Directory.Exists(location.IndexDirectory), Is.False, "nothing was encoded or saved");
+            });
+        }
+
+        Assert.That(Run(["index", folder, "--json"]).Exit, Is.Zero, "the lock dies with its holder");
+    }
+
+    [Test]
     public void Search_CandidatesBelowK_UsageError()
     {
         (int exit, _, string error) = Run(["search", TestFolders.Baseline, "faiss", "--k", "5", "--candidates", "2"]);
@@ -128,6 +195,41 @@ public sealed class LocalSearchCliTests
             Assert.That(error.ToString(), Does.Contain("nothing was saved"));
             Assert.That(Directory.Exists(Path.Combine(folder, LocalIndexLocation.DefaultDirectoryName)), Is.False);
         });
+    }
+
+    // Runs the sample's own executable (copied next to the tests) with redirected streams, the way a shell redirects them.
+    private static (int Exit, string Output, string Error) RunProcess(params string[] args)
+    {
+        string host = System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } path ? path : "dotnet";
+        var start = new ProcessStartInfo(host)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Path.Combine(System.AppContext.BaseDirectory, "Muvera.Samples.LocalSearch.dll"));
+        foreach (string arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using Process process = Process.Start(start)!;
+        try
+        {
+            process.StandardInput.Close();
+            System.Threading.Tasks.Task<string> output = process.StandardOutput.ReadToEndAsync();
+            System.Threading.Tasks.Task<string> error = process.StandardError.ReadToEndAsync();
+            Assert.That(process.WaitForExit(System.TimeSpan.FromMinutes(5)), Is.True, "the sample did not finish");
+            return (process.ExitCode, output.Result, error.Result);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
     }
 
     private static (int Exit, string Output, string Error) Run(string[] args, string input = "")

@@ -98,6 +98,51 @@ public sealed class FdeEncoderTests
     }
 
     [Test]
+    public void Encode_FiniteValueAtOrBeyondTheTokenLimit_ThrowsNamingValueTokenAndCoordinate(
+        [Values(false, true)] bool document,
+        [Values(1048576f, -3e38f, float.MaxValue)] float bad)
+    {
+        var encoder = new FdeEncoder(new FdeOptions { Dimension = 16, Repetitions = 2, SimHashProjections = 2 });
+        float[] tokens = TestVectors.Gaussian(new System.Random(1), 5 * 16);
+        tokens[(2 * 16) + 5] = bad;
+        float[] destination = new float[encoder.OutputDimension];
+        ArgumentException e = Assert.Throws<ArgumentException>(() => Encode(encoder, document, tokens, destination))!;
+        ArgumentException batch = Assert.Throws<ArgumentException>(
+            () => EncodeBatch(encoder, document, tokens, [1, 4], new float[2 * encoder.OutputDimension], new ParallelOptions()))!;
+        Assert.Multiple(() =>
+        {
+            Assert.That(e.ParamName, Is.EqualTo("tokens"));
+            Assert.That(e.Message, Does.Contain("token 2").And.Contain("coordinate 5").And.Contain(bad.ToString()).And.Contain("TokenValueLimit"));
+            Assert.That(batch.Message, Does.Contain("item 1").And.Contain("token 1").And.Contain("coordinate 5").And.Contain(bad.ToString()));
+        });
+    }
+
+    [Test]
+    public void Encode_ValuesJustBelowTheTokenLimit_GiveFiniteEncodings([Values(false, true)] bool document)
+    {
+        // The largest accepted magnitude in every coordinate, with the signs that add up in the AMS, dense and Count
+        // Sketch sums: every encoding coordinate must stay finite.
+        float below = MathF.BitDecrement(FdeEncoder.TokenValueLimit);
+        FdeOptions[] configurations =
+        [
+            FdeOptions.CreateRecommended(128) with { FinalDimension = 64 },
+            FdeOptions.CreateRecommended(128) with { Projection = FdeProjection.Dense, FinalDimension = 1 },
+            new FdeOptions { Dimension = 1024, Repetitions = 4 },
+        ];
+        foreach (FdeOptions options in configurations)
+        {
+            var encoder = new FdeEncoder(options);
+            const int Tokens = 4096;
+            float[] tokens = new float[Tokens * options.Dimension];
+            tokens.AsSpan().Fill(below);
+            float[] destination = new float[encoder.OutputDimension];
+            Encode(encoder, document, tokens, destination);
+            Assert.That(destination.All(float.IsFinite), Is.True, options.ToString());
+            Assert.That(destination.Max(MathF.Abs), Is.GreaterThanOrEqualTo(below), "the values are large, and still finite");
+        }
+    }
+
+    [Test]
     public void Encode_NonFiniteInLastCoordinate_Throws([Values(false, true)] bool document)
     {
         // The last value sits in the scalar tail of the SIMD scan for most lengths.
@@ -413,6 +458,34 @@ public sealed class FdeEncoderTests
             Assert.That(e.ParamName, Is.EqualTo("tokenCounts"));
             Assert.That(e.Message, Does.Contain("tokenCounts[1]").And.Contain("-1"));
         });
+    }
+
+    [Test]
+    public void Encode_TokensBeyondTheScratchLimit_ThrowsNamingTheTokenCount([Values(false, true)] bool document)
+    {
+        // Dense with R·d_proj = 131,072 product rows per token: 16,385 tokens pad to 16,400 columns, 2,149,580,800 floats
+        // in one scratch buffer, more than an array holds (the sizes used to be computed in int and wrap).
+        var encoder = new FdeEncoder(new FdeOptions { Dimension = 1, Repetitions = 2048, Projection = FdeProjection.Dense, ProjectionDimension = 64 });
+        float[] tokens = new float[16_385];
+        float[] destination = new float[encoder.OutputDimension];
+        ArgumentException single = Assert.Throws<ArgumentException>(() =>
+            _ = document ? encoder.EncodeDocument(tokens, destination) : encoder.EncodeQuery(tokens, destination))!;
+        ArgumentException batch = Assert.Throws<ArgumentException>(
+            () => EncodeBatch(encoder, document, tokens, [16_385], destination, new ParallelOptions()))!;
+        ReadOnlyMultiVector[] list = [new ReadOnlyMultiVector(tokens, 1)];
+        ArgumentException listError = Assert.Throws<ArgumentException>(
+            () => _ = document ? encoder.EncodeDocuments(list) : encoder.EncodeQueries(list))!;
+        Assert.Multiple(() =>
+        {
+            Assert.That(single.ParamName, Is.EqualTo("tokens"));
+            Assert.That(single.Message, Does.Contain("16385 tokens").And.Contain("2149580800"));
+            Assert.That(batch.ParamName, Is.EqualTo("tokenCounts"));
+            Assert.That(batch.Message, Does.Contain("item 0").And.Contain("16385 tokens"));
+            Assert.That(listError.Message, Does.Contain("[0]").And.Contain("16385 tokens"));
+        });
+
+        // One token is fine.
+        Assert.That(encoder.EncodeDocument(tokens.AsSpan(0, 1), destination), Is.EqualTo(encoder.OutputDimension));
     }
 
     [Test]

@@ -166,6 +166,52 @@ public sealed class FdeKernelsTests
         }
     }
 
+    [TestCaseSource(nameof(Widths))]
+    public void HasOutOfRange_ValuesBelowTheTokenLimitOfEveryLength_ReturnsFalse(int simdWidth)
+    {
+        var width = (SimdWidth)simdWidth;
+        float below = MathF.BitDecrement(FdeEncoder.TokenValueLimit);
+        float[] special = [below, -below, float.Epsilon, -float.Epsilon, -0f, 0f, 1e-40f, 65504f, 1e6f];
+        var random = new System.Random(simdWidth + 100);
+        foreach (int length in Enumerable.Range(0, 257).Append(1031).Append((6 * 512) + 7))
+        {
+            using var buffer = new GuardedBuffer(length);
+            Span<float> values = buffer.Span;
+            for (int i = 0; i < length; i++)
+            {
+                values[i] = i % 5 == 0 ? special[random.Next(special.Length)] : (float)TestVectors.NextGaussian(random) * 1000f;
+            }
+
+            Assert.That(FdeKernels.HasOutOfRange(width, values), Is.False, $"{width} length {length}");
+        }
+    }
+
+    [Test]
+    public void HasOutOfRange_ValueAtOrBeyondTheLimitAtEveryPosition_ReturnsTrue(
+        [ValueSource(nameof(Widths))] int simdWidth,
+        [Values(1048576f, -1048576f, 1048576.125f, 3e38f, -float.MaxValue, float.NaN, float.PositiveInfinity, float.NegativeInfinity)] float bad)
+    {
+        var width = (SimdWidth)simdWidth;
+        float below = MathF.BitDecrement(FdeEncoder.TokenValueLimit);
+        int[] lengths = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 100, 127, 128, 129, 255, 256, (6 * 512) + 7];
+        foreach (int length in lengths)
+        {
+            using var buffer = new GuardedBuffer(length);
+            Span<float> values = buffer.Span;
+            values.Fill(below);
+            for (int position = 0; position < length; position++)
+            {
+                values[position] = bad;
+                if (!FdeKernels.HasOutOfRange(width, values))
+                {
+                    Assert.Fail($"{width}: {bad} at {position} of {length} not detected");
+                }
+
+                values[position] = -below;
+            }
+        }
+    }
+
     [Test]
     public void GrayCodeIds_AnySketch_EqualsScalarReferenceOfReferenceAlgorithm(
         [ValueSource(nameof(Widths))] int simdWidth,

@@ -1,6 +1,7 @@
 // Copyright (c) Muvera contributors. Licensed under the MIT License.
 
 using System;
+using System.Collections.Generic;
 
 namespace Muvera.Tests;
 
@@ -306,6 +307,112 @@ public sealed class FdeOptionsTests
 
         string recommended = FdeOptions.CreateRecommended(128).ToString();
         Assert.That(recommended, Does.Contain("Repetitions = 20").And.Contain("ProjectionDimension = 16").And.Contain("FinalDimension = null"));
+    }
+
+    // The option sets of issue #17 that passed Validate and then crashed or allocated gigabytes in the encoder.
+    public static IEnumerable<TestCaseData> HostileSizes()
+    {
+        yield return new TestCaseData(new FdeOptions { Dimension = 65_536, Projection = FdeProjection.Dense, ProjectionDimension = 65_536 },
+            nameof(FdeOptions.Repetitions), new[] { "4294967296", "65536" }).SetArgDisplayNames("dense d = d_proj = 2^16");
+        yield return new TestCaseData(new FdeOptions { Dimension = 1 << 28, SimHashProjections = 16, Projection = FdeProjection.Ams, ProjectionDimension = 16 },
+            nameof(FdeOptions.Dimension), new[] { "268435456", "65536" }).SetArgDisplayNames("AMS d = 2^28, k = 16");
+        yield return new TestCaseData(new FdeOptions { Dimension = (1 << 27) + 1, Projection = FdeProjection.Ams, ProjectionDimension = 8 },
+            nameof(FdeOptions.Dimension), new[] { "134217729" }).SetArgDisplayNames("AMS d = 2^27 + 1");
+        yield return new TestCaseData(new FdeOptions { Dimension = int.MaxValue, Projection = FdeProjection.Dense, ProjectionDimension = 1 },
+            nameof(FdeOptions.Dimension), new[] { "2147483647" }).SetArgDisplayNames("dense d = int.MaxValue");
+        yield return new TestCaseData(new FdeOptions { Dimension = 100_000_000, Projection = FdeProjection.Ams, ProjectionDimension = 1 },
+            nameof(FdeOptions.Dimension), new[] { "100000000" }).SetArgDisplayNames("AMS d = 10^8, d_proj = 1");
+        yield return new TestCaseData(new FdeOptions { Dimension = 64, Projection = FdeProjection.Ams, ProjectionDimension = 100_000 },
+            nameof(FdeOptions.ProjectionDimension), new[] { "100000", "65536" }).SetArgDisplayNames("AMS d_proj = 10^5");
+        yield return new TestCaseData(new FdeOptions { Dimension = 65_536, Repetitions = 1024, SimHashProjections = 1, Projection = FdeProjection.Ams, ProjectionDimension = 1 },
+            nameof(FdeOptions.Repetitions), new[] { "1024 · 65536 · 1 = 67108864", "33554432" }).SetArgDisplayNames("R·d·k = 2^26");
+        yield return new TestCaseData(new FdeOptions { Dimension = 1, Repetitions = 4096, Projection = FdeProjection.Dense, ProjectionDimension = 1024 },
+            nameof(FdeOptions.Repetitions), new[] { "4096 · 1024", "262144" }).SetArgDisplayNames("dense R·d_proj = 2^22 per token");
+    }
+
+    [TestCaseSource(nameof(HostileSizes))]
+    public void Validate_SizesBeyondTheLimits_ThrowsNamingTheProductAndLimit(FdeOptions options, string parameter, string[] values)
+    {
+        ArgumentException? e = Assert.Catch<ArgumentException>(options.Validate);
+        AssertNamesParameterAndValues(e, parameter, values);
+    }
+
+    [TestCaseSource(nameof(HostileSizes))]
+    public void EncoderConstructor_SizesBeyondTheLimits_ThrowsBeforeAllocating(FdeOptions options, string parameter, string[] values)
+    {
+        _ = new FdeEncoder(FdeOptions.CreateRecommended(8));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        ArgumentException? e = Assert.Catch<ArgumentException>(() => _ = new FdeEncoder(options));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.That(e!.ParamName, Is.EqualTo(parameter), e.Message);
+        Assert.That(allocated, Is.LessThan(64 << 10), "the limits are checked before any matrix is drawn");
+    }
+
+    [Test]
+    public void Validate_EveryLimitReachedExactly_Passes()
+    {
+        // R·d·(k + 1) = 32 · 2^16 · 16 = 2^25 entries (SimHash and AMS); 32 · 2^15 · 4 = 2^22 output floats.
+        var atEntries = new FdeOptions { Dimension = FdeOptions.MaxDimension, Repetitions = 32, SimHashProjections = 15, Projection = FdeProjection.Ams, ProjectionDimension = 4 };
+        Assert.That(atEntries.MatrixEntries, Is.EqualTo(FdeOptions.MaxMatrixEntries));
+        Assert.DoesNotThrow(atEntries.Validate);
+        Assert.Catch<ArgumentException>((atEntries with { Repetitions = 33, ProjectionDimension = 3 }).Validate);
+
+        // d + R·d_proj + 2·d_proj = 4 + 2 · 65,535 + 2 · 65,535 = 2^18 scratch floats per token.
+        var atScratch = new FdeOptions { Dimension = 4, Repetitions = 2, Projection = FdeProjection.Dense, ProjectionDimension = 65_535 };
+        Assert.That(atScratch.ScratchFloatsPerToken, Is.EqualTo(FdeOptions.MaxScratchFloatsPerToken));
+        Assert.DoesNotThrow(atScratch.Validate);
+        Assert.Catch<ArgumentException>((atScratch with { Repetitions = 3 }).Validate);
+
+        var atDimension = new FdeOptions { Dimension = FdeOptions.MaxDimension, Projection = FdeProjection.Ams, ProjectionDimension = FdeOptions.MaxDimension };
+        Assert.DoesNotThrow(atDimension.Validate);
+    }
+
+    [Test]
+    public void MatrixEntriesAndScratch_KnownConfigurations_MatchTheFormulas()
+    {
+        FdeOptions recommended = FdeOptions.CreateRecommended(128);
+        FdeOptions dense = new() { Dimension = 96, Repetitions = 10, SimHashProjections = 3, Projection = FdeProjection.Dense, ProjectionDimension = 24, FinalDimension = 512 };
+        FdeOptions identity = new() { Dimension = 130, Repetitions = 4, SimHashProjections = 2 };
+        Assert.Multiple(() =>
+        {
+            // 20·128·5 SimHash + 20·128 AMS; 128 + 20·5 + 2·16.
+            Assert.That(recommended.MatrixEntries, Is.EqualTo((20 * 128 * 5) + (20 * 128)));
+            Assert.That(recommended.ScratchFloatsPerToken, Is.EqualTo(128 + 100 + 32));
+            // 10·96·3 SimHash + 10·96·24 dense + 10·2^3·24 Count Sketch; 96 + 30 + 240 + 48.
+            Assert.That(dense.MatrixEntries, Is.EqualTo((10 * 96 * 3) + (10 * 96 * 24) + (10 * 8 * 24)));
+            Assert.That(dense.ScratchFloatsPerToken, Is.EqualTo(96 + 30 + 240 + 48));
+            Assert.That(identity.MatrixEntries, Is.EqualTo(4 * 130 * 2));
+            Assert.That(identity.ScratchFloatsPerToken, Is.EqualTo(130 + 8));
+        });
+    }
+
+    public static IEnumerable<TestCaseData> EncoderSizes()
+    {
+        yield return new TestCaseData(FdeOptions.CreateRecommended(128)).SetArgDisplayNames("recommended-128");
+        yield return new TestCaseData(new FdeOptions { Dimension = 4096, Repetitions = 20, SimHashProjections = 5, Projection = FdeProjection.Ams, ProjectionDimension = 16, FillEmptyPartitions = true })
+            .SetArgDisplayNames("ams-4096");
+        yield return new TestCaseData(new FdeOptions { Dimension = 1024, Repetitions = 8, SimHashProjections = 4, Projection = FdeProjection.Dense, ProjectionDimension = 64 })
+            .SetArgDisplayNames("dense-1024x64");
+        yield return new TestCaseData(new FdeOptions { Dimension = 256, Repetitions = 40, SimHashProjections = 6, FinalDimension = 4096 })
+            .SetArgDisplayNames("identity-sketch");
+        yield return new TestCaseData(new FdeOptions { Dimension = 1, Repetitions = 1 << 18, Projection = FdeProjection.Ams, ProjectionDimension = 1 })
+            .SetArgDisplayNames("ams-2^18-repetitions");
+    }
+
+    [TestCaseSource(nameof(EncoderSizes))]
+    public void EncoderBytes_AnyValidOptions_BoundsWhatTheConstructorAllocates(FdeOptions options)
+    {
+        _ = new FdeEncoder(FdeOptions.CreateRecommended(8));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var encoder = new FdeEncoder(options);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        GC.KeepAlive(encoder);
+        TestContext.Out.WriteLine($"{options}: allocated {allocated} bytes, EncoderBytes {options.EncoderBytes}");
+        Assert.That(allocated, Is.LessThanOrEqualTo(options.EncoderBytes));
+        if (options.EncoderBytes > 1 << 20)
+        {
+            Assert.That(allocated, Is.GreaterThan(options.EncoderBytes * 0.9), "the bound is close, not a blanket allowance");
+        }
     }
 
     private static void AssertNamesParameterAndValues(ArgumentException? e, string parameter, params string[] values)

@@ -3,6 +3,7 @@
 using System;
 using System.Buffers.Binary;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.IO;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
@@ -220,6 +221,24 @@ public sealed class FlatMipsIndex : IMipsIndex
     {
         System.Diagnostics.Debug.Assert((uint)count <= (uint)_count);
         _count = count;
+    }
+
+    /// <summary>Whether vector <paramref name="id"/> is bit for bit what <see cref="Add(ReadOnlySpan{float})"/> stores for
+    /// <paramref name="vector"/> (rounded to half precision the same way for Float16 storage).</summary>
+    internal bool Stores(int id, ReadOnlySpan<float> vector)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Debug.Assert((uint)id < (uint)_count && vector.Length == _dimension);
+        int block = id / _rowsPerBlock;
+        int offset = (id % _rowsPerBlock) * _dimension;
+        if (ElementType == StoreElementType.Float32)
+        {
+            return MemoryMarshal.AsBytes(_floatBlocks[block].AsSpan(offset, _dimension)).SequenceEqual(MemoryMarshal.AsBytes(vector));
+        }
+
+        Half[] rounded = new Half[_dimension];
+        TensorPrimitives.ConvertToHalf(vector, rounded);
+        return MemoryMarshal.AsBytes(_halfBlocks[block].AsSpan(offset, _dimension)).SequenceEqual(MemoryMarshal.AsBytes(rounded.AsSpan()));
     }
 
     /// <summary>Allocates room for <paramref name="capacity"/> vectors, so that adds up to it do not reallocate.</summary>

@@ -77,6 +77,21 @@ public abstract class MipsBackend
     /// <returns>The byte count, or null.</returns>
     public virtual long? MemoryBytes(IMipsIndex index) => null;
 
+    /// <summary>
+    /// Whether <paramref name="index"/> holds at <paramref name="ordinal"/> exactly what this backend would store for
+    /// <paramref name="vector"/>, after its own rounding or encoding (half precision, quantisation codes, ...); null
+    /// when the backend cannot read a stored vector back cheaply, which skips the check.
+    /// </summary>
+    /// <remarks>
+    /// <see cref="MuveraIndex.Load(string, MuveraLoadOptions)"/> re-encodes a few stored documents (at most four, spread
+    /// over the live ordinals) and refuses the index when this returns false: an FDE file that does not belong to the
+    /// manifest's encoder would otherwise load and search at chance. Contract: <paramref name="ordinal"/> is in
+    /// [0, Count) and <paramref name="vector"/> has the index's dimension; the call only reads, is deterministic, and
+    /// answers true for every vector added unchanged; a lossy encoding must compare after applying itself to
+    /// <paramref name="vector"/>, never with a tolerance. The flat backend compares bit for bit.
+    /// </remarks>
+    internal virtual bool? StoredMatches(IMipsIndex index, int ordinal, ReadOnlySpan<float> vector) => null;
+
     /// <inheritdoc/>
     public override string ToString() => $"{Kind} ({Description})";
 }
@@ -214,4 +229,12 @@ public sealed class FlatMipsBackend : MipsBackend
 
         return magic.SequenceEqual("MVQFDE\0\0"u8) ? QuantizedMipsIndex.Load(path) : FlatMipsIndex.Load(path);
     }
+
+    /// <inheritdoc/>
+    internal override bool? StoredMatches(IMipsIndex index, int ordinal, ReadOnlySpan<float> vector) => index switch
+    {
+        FlatMipsIndex flat => flat.Stores(ordinal, vector),
+        QuantizedMipsIndex quantized => quantized.Stores(ordinal, vector),
+        _ => null,
+    };
 }

@@ -408,6 +408,11 @@ public sealed class QuantizedMipsIndex : IMipsIndex
             foreach (byte[] piece in pieces)
             {
                 ReadOnlySpan<float> rows = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(piece);
+                if (rows.IsEmpty)
+                {
+                    continue;
+                }
+
                 if (!System.Numerics.Tensors.TensorPrimitives.IsFiniteAll(rows))
                 {
                     throw new InvalidDataException("Quantized index holds a non-finite float vector.");
@@ -439,6 +444,26 @@ public sealed class QuantizedMipsIndex : IMipsIndex
     /// <summary>An empty index with this index's trained quantizer (compaction keeps the quantizer, so unchanged
     /// documents keep their codes and scores); an untrained index gives a new untrained one.</summary>
     internal QuantizedMipsIndex CreateEmptyLike() => _codec is null ? new QuantizedMipsIndex(_dimension, Storage) : new QuantizedMipsIndex(_codec);
+
+    /// <summary>Whether vector <paramref name="id"/> is what this index stores for <paramref name="vector"/>: the same
+    /// float32 values while untrained, the same reconstruction (hence codes) once trained.</summary>
+    internal bool Stores(int id, ReadOnlySpan<float> vector)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_codec is null)
+        {
+            return _pending!.Stores(id, vector);
+        }
+
+        byte[] block = new byte[_codec.BlockBytes];
+        int lane = id % _codec.BlockRows;
+        _codec.Encode(vector, block, lane);
+        float[] fresh = new float[_dimension];
+        float[] stored = new float[_dimension];
+        _codec.Decode(block, lane, fresh);
+        CopyVector(id, stored);
+        return System.Runtime.InteropServices.MemoryMarshal.AsBytes(fresh.AsSpan()).SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(stored.AsSpan()));
+    }
 
     /// <summary>The trained codec (tests).</summary>
     internal FdeCodec? Codec => _codec;

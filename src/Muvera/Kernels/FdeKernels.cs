@@ -37,6 +37,15 @@ internal static class FdeKernels
         _ => HasNonFinite<LanesScalar, float>(values),
     };
 
+    /// <summary><see cref="HasOutOfRange{TLanes, TVec}"/> at a width chosen at run time.</summary>
+    public static bool HasOutOfRange(SimdWidth width, ReadOnlySpan<float> values) => width switch
+    {
+        SimdWidth.Vector512 => HasOutOfRange<Lanes512, Vector512<float>>(values),
+        SimdWidth.Vector256 => HasOutOfRange<Lanes256, Vector256<float>>(values),
+        SimdWidth.Vector128 => HasOutOfRange<Lanes128, Vector128<float>>(values),
+        _ => HasOutOfRange<LanesScalar, float>(values),
+    };
+
     /// <summary><see cref="MultiplyTransposed{TLanes, TVec}"/> at a width chosen at run time.</summary>
     public static void MultiplyTransposed(SimdWidth width, ReadOnlySpan<float> a, int rows, int depth, ReadOnlySpan<float> b, int columns, Span<float> c)
     {
@@ -97,6 +106,39 @@ internal static class FdeKernels
         {
             float x = Unsafe.Add(ref source, i);
             tail += x - x;
+        }
+
+        return !TLanes.IsAllZero(probe) || tail != 0f;
+    }
+
+    /// <summary>Returns whether any value is NaN, ±∞ or at least <see cref="FdeEncoder.TokenValueLimit"/> (2^20) in
+    /// magnitude.</summary>
+    /// <remarks>y = x · 2^108 is exact (a power-of-two scaling; fused with + 0, one rounding of an exact product) and
+    /// overflows to ±∞ exactly when |x| ≥ 2^20: the largest float below 2^20 is 2^20 − 2^−4, and
+    /// (2^20 − 2^−4) · 2^108 = float.MaxValue. Then y − y is +0 for an accepted x and NaN otherwise, as in
+    /// <see cref="HasNonFinite{TLanes, TVec}"/>, at every width and in the scalar twin.</remarks>
+    public static bool HasOutOfRange<TLanes, TVec>(ReadOnlySpan<float> values)
+        where TLanes : struct, ILanes<TVec>
+        where TVec : struct
+    {
+        const float Scale = 324518553658426726783156020576256f; // 2^108
+        ref float source = ref MemoryMarshal.GetReference(values);
+        int w = TLanes.Count;
+        TVec scale = TLanes.Broadcast(Scale);
+        TVec zero = TLanes.Zero;
+        TVec probe = zero;
+        int i = 0;
+        for (; i + w <= values.Length; i += w)
+        {
+            TVec y = TLanes.MultiplyAdd(TLanes.Load(ref source, (nuint)i), scale, zero);
+            probe = TLanes.Add(probe, TLanes.Subtract(y, y));
+        }
+
+        float tail = 0f;
+        for (; i < values.Length; i++)
+        {
+            float y = Unsafe.Add(ref source, i) * Scale;
+            tail += y - y;
         }
 
         return !TLanes.IsAllZero(probe) || tail != 0f;

@@ -22,7 +22,11 @@ internal sealed class Mt19937
     private int _index;
 
     /// <summary>Seeds the generator like <c>std::mt19937(seed)</c>.</summary>
-    public Mt19937(uint seed)
+    public Mt19937(uint seed) => Reseed(seed);
+
+    /// <summary>Restarts the generator as if it had just been constructed with <paramref name="seed"/> (no new state
+    /// array: drawing the matrices of many repetitions allocates one engine).</summary>
+    public void Reseed(uint seed)
     {
         _state[0] = seed;
         for (int i = 1; i < N; i++)

@@ -35,6 +35,15 @@ internal sealed class ReferenceRandom
     /// <summary>Creates a stream seeded like <c>std::mt19937(seed)</c>.</summary>
     public ReferenceRandom(uint seed) => _engine = new Mt19937(seed);
 
+    /// <summary>Restarts the stream as if it had just been constructed with <paramref name="seed"/> (the saved
+    /// Gaussian of the polar method is dropped too).</summary>
+    public void Reseed(uint seed)
+    {
+        _engine.Reseed(seed);
+        _savedGaussian = 0f;
+        _hasSavedGaussian = false;
+    }
+
     /// <summary>Draws an integer uniformly from <c>[0, count)</c> like libstdc++'s <c>uniform_int_distribution</c>.</summary>
     public int UniformIndex(int count)
     {

@@ -3,6 +3,7 @@
 using System;
 using System.Buffers.Binary;
 using System.Collections.Generic;
+using System.Globalization;
 using System.IO;
 using System.Text;
 
@@ -69,7 +70,7 @@ internal static class IdMapFile
     public static string?[] Read(string path, out int live)
     {
         byte[] bytes;
-        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1))
+        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1))
         {
             long length = stream.Length;
             if (length < HeaderLength || length > int.MaxValue)
@@ -96,6 +97,21 @@ internal static class IdMapFile
         if (version != FormatVersion)
         {
             throw Invalid(path, $"its format version is {version}; this library reads version {FormatVersion}");
+        }
+
+        int reserved = header[10..16].IndexOfAnyExcept((byte)0);
+        if (reserved < 0)
+        {
+            reserved = header[48..56].IndexOfAnyExcept((byte)0) is int late and >= 0 ? 48 + late : -1;
+        }
+        else
+        {
+            reserved += 10;
+        }
+
+        if (reserved >= 0)
+        {
+            throw Invalid(path, $"reserved header byte {reserved} is 0x{header[reserved]:X2}; reserved bytes must be 0");
         }
 
         long count = BinaryPrimitives.ReadInt64LittleEndian(header[16..]);
@@ -191,6 +207,51 @@ internal static class IdMapFile
 
         live = seen.Count;
         return ids;
+    }
+
+    /// <summary>The index of the first lone surrogate of <paramref name="id"/> (which UTF-8 cannot encode), or −1 when
+    /// the id is well-formed UTF-16.</summary>
+    public static int IndexOfLoneSurrogate(string id)
+    {
+        for (int i = 0; i < id.Length; i++)
+        {
+            char c = id[i];
+            if (char.IsHighSurrogate(c) && i + 1 < id.Length && char.IsLowSurrogate(id[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(c))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary><paramref name="id"/> with every lone surrogate written as <c>\uXXXX</c>, so that a message naming it can
+    /// itself be written as UTF-8.</summary>
+    public static string Escape(string id)
+    {
+        var builder = new StringBuilder(id.Length + 8);
+        for (int i = 0; i < id.Length; i++)
+        {
+            char c = id[i];
+            if (char.IsHighSurrogate(c) && i + 1 < id.Length && char.IsLowSurrogate(id[i + 1]))
+            {
+                builder.Append(c).Append(id[++i]);
+            }
+            else if (char.IsSurrogate(c))
+            {
+                builder.Append("\\u").Append(((int)c).ToString("X4", CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                builder.Append(c);
+            }
+        }
+
+        return builder.ToString();
     }
 
     private static InvalidDataException Invalid(string path, string reason) =>

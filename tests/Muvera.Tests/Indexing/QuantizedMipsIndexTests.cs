@@ -170,6 +170,26 @@ public sealed class QuantizedMipsIndexTests
     }
 
     [Test]
+    public void SaveLoad_Empty_RoundTrips([Values] bool trained)
+    {
+        using var index = new QuantizedMipsIndex(Dimension, FdeStorage.ProductQuantization());
+        if (trained)
+        {
+            index.Train(Vectors(100, seed: 17));
+        }
+
+        string path = Path.Combine(_directory, "empty.idx");
+        index.Save(path);
+        using QuantizedMipsIndex loaded = QuantizedMipsIndex.Load(path);
+        Assert.Multiple(() =>
+        {
+            Assert.That(loaded.Count, Is.Zero);
+            Assert.That(loaded.IsTrained, Is.EqualTo(trained));
+            Assert.That(loaded.Search(Vectors(1, seed: 1), 5, new ScoredId[5]), Is.Zero);
+        });
+    }
+
+    [Test]
     public void Load_CorruptQuantizerOrCodes_ThrowsInvalidDataNamingTheFile()
     {
         float[] vectors = Vectors(400, seed: 9);

@@ -149,7 +149,11 @@ public sealed class MuveraIndexPersistenceTests
         Assert.That(index.DeletedCount, Is.Zero, "10 of 50 reaches 0.2");
         using MuveraIndex loaded = MuveraIndex.Load(directory);
         Assert.That((loaded.Count, loaded.DeletedCount), Is.EqualTo((40, 0)));
-        Assert.That(Directory.GetDirectories(directory).Select(Path.GetFileName), Is.EqualTo(new[] { "v000002" }), "older versions are removed");
+        Assert.That(Directory.GetDirectories(directory).Select(Path.GetFileName).Order(StringComparer.Ordinal),
+            Is.EqualTo(new[] { "v000001", "v000002" }), "the previous version is kept for readers; older ones are removed");
+        index.Save(directory);
+        Assert.That(Directory.GetDirectories(directory).Select(Path.GetFileName).Order(StringComparer.Ordinal),
+            Is.EqualTo(new[] { "v000002", "v000003" }), "v000001 is older than the previous version");
     }
 
     [Test]
@@ -179,11 +183,15 @@ public sealed class MuveraIndexPersistenceTests
             Assert.That(loaded.GetIds(), Is.EqualTo(expected), committed ? "the switch happened before the crash" : "the previous index survives");
         }
 
-        // The next save succeeds and leaves exactly one version.
+        // The next save succeeds and leaves exactly two versions: its own and the one CURRENT named before it (kept for
+        // readers in other processes that may be opening it); every leftover of the crash is gone.
+        string before = CurrentVersion(directory);
         index.Save(directory);
         using MuveraIndex final = MuveraIndex.Load(directory);
         Assert.That(final.GetIds(), Is.EqualTo(index.GetIds()));
-        Assert.That(Directory.GetDirectories(directory), Has.Length.EqualTo(1));
+        Assert.That(Directory.GetDirectories(directory).Select(Path.GetFileName).Order(StringComparer.Ordinal),
+            Is.EqualTo(new[] { before, CurrentVersion(directory) }.Order(StringComparer.Ordinal)));
+        Assert.That(CurrentVersion(directory), Is.Not.EqualTo(before));
         Assert.That(File.Exists(Path.Combine(directory, "CURRENT.tmp")), Is.False);
     }
 
@@ -204,7 +212,8 @@ public sealed class MuveraIndexPersistenceTests
         }
 
         index.Save(directory);
-        Assert.That(Directory.GetDirectories(directory).Select(Path.GetFileName), Is.EqualTo(new[] { "v000008" }));
+        Assert.That(Directory.GetDirectories(directory).Select(Path.GetFileName).Order(StringComparer.Ordinal),
+            Is.EqualTo(new[] { "v000001", "v000008" }), "the new version and the previous one; the leftovers are gone");
         Assert.That(File.Exists(Path.Combine(directory, "CURRENT.tmp")), Is.False);
     }
 
@@ -379,6 +388,8 @@ public sealed class MuveraIndexPersistenceTests
         corpus.Queries.Select(q => index.Search(q, 5, new MuveraSearchOptions { Candidates = 20 }))
             .Concat(corpus.Queries.Take(2).Select(q => index.Search(q, 5)))
             .ToArray();
+
+    internal static string CurrentVersion(string directory) => File.ReadAllText(Path.Combine(directory, "CURRENT")).Split(' ')[0];
 
     private static Dictionary<string, byte[]> Snapshot(string directory) =>
         Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories).ToDictionary(p => p, File.ReadAllBytes);
