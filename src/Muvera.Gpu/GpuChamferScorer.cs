@@ -409,6 +409,7 @@ public sealed class GpuChamferScorer : IChamferScorer, IDisposable
     {
         ArgumentNullException.ThrowIfNull(store);
         store.ThrowIfDisposed();
+        ThrowHelper.ThrowIfQuantized(store);
         lock (_sync)
         {
             BeginStoreCall(store);
@@ -486,6 +487,8 @@ public sealed class GpuChamferScorer : IChamferScorer, IDisposable
 
     private static void ValidateStoreQueries(IReadOnlyList<ReadOnlyMultiVector> queries, MultiVectorStore store, string? batchName)
     {
+        ArgumentNullException.ThrowIfNull(store);
+        ThrowHelper.ThrowIfQuantized(store);
         for (int q = 0; q < queries.Count; q++)
         {
             string subject = batchName is null ? "query" : $"{batchName}[{q}]";

@@ -105,5 +105,18 @@ internal static class ThrowHelper
         }
 
         store.ThrowIfDisposed();
+        ThrowIfQuantized(store);
+    }
+
+    /// <summary>The GPU kernels read float32 and float16 tokens only: an int8 or residual store is refused with a
+    /// message that says what to do instead.</summary>
+    public static void ThrowIfQuantized(MultiVectorStore store)
+    {
+        if (store.Storage.IsQuantized)
+        {
+            throw new NotSupportedException(
+                $"GpuChamferScorer scores float32 and float16 token stores only; this store keeps {store.Storage} tokens. " +
+                "Score it with CpuChamferScorer (the MuveraIndex default), or build the index with TokenElementType Float32 or Float16 to rerank on the GPU.");
+        }
     }
 }

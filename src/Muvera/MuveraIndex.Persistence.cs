@@ -211,16 +211,11 @@ public sealed partial class MuveraIndex
         {
             "float32" => StoreElementType.Float32,
             "float16" => StoreElementType.Float16,
-            _ => throw new InvalidDataException($"The manifest gives token element type \"{manifest.TokenElementType}\" (expected float32 or float16)."),
+            "int8" when manifest.FormatVersion >= 2 => StoreElementType.Int8,
+            "residual" when manifest.FormatVersion >= 2 => StoreElementType.Residual,
+            _ => throw new InvalidDataException($"The manifest gives token element type \"{manifest.TokenElementType}\" (expected float32, float16, int8 or residual)."),
         };
         Invalid(!(manifest.CompactOnSaveFraction >= 0 && manifest.CompactOnSaveFraction <= 1), $"compact_on_save_fraction {manifest.CompactOnSaveFraction} is outside [0, 1]");
-        var indexOptions = new MuveraIndexOptions
-        {
-            Fde = identity.Options,
-            TokenElementType = elementType,
-            NormalizeTokens = manifest.NormalizeTokens,
-            CompactOnSaveFraction = manifest.CompactOnSaveFraction,
-        };
         MipsBackend backend = ResolveBackend(manifest, options.Backends);
         Invalid(manifest.Backend.File != backend.FileName, $"the backend file is \"{manifest.Backend.File}\" but the {backend.Kind} backend uses \"{backend.FileName}\"");
 
@@ -231,9 +226,7 @@ public sealed partial class MuveraIndex
         try
         {
             string tokensPath = Path.Combine(versionDirectory, TokensFileName);
-            store = MultiVectorStore.Load(tokensPath, out bool beyondTokenLimit);
-            Invalid(beyondTokenLimit,
-                $"the token store '{tokensPath}' holds a value of magnitude {FdeEncoder.TokenValueLimit} (FdeEncoder.TokenValueLimit) or more, which no add accepts");
+            store = MultiVectorStore.Load(tokensPath, rejectBeyondTokenLimit: true, options.VerifyTokens);
             mips = backend.Load(Path.Combine(versionDirectory, backend.FileName));
             Invalid(manifest.Documents != ids.Length || store.Count != ids.Length || mips.Count != ids.Length,
                 $"the manifest counts {manifest.Documents} documents, the id map {ids.Length}, the token store {store.Count}, the FDE index {mips.Count}");
@@ -242,6 +235,15 @@ public sealed partial class MuveraIndex
             Invalid(manifest.Tokens != store.TokenCount, $"the manifest counts {manifest.Tokens} tokens, the token store {store.TokenCount}");
             Invalid(store.Dimension != encoder.Dimension || store.ElementType != elementType || store.IsNormalized != manifest.NormalizeTokens,
                 $"the token store holds {store.ElementType} tokens of dimension {store.Dimension} (normalised: {store.IsNormalized}); the manifest says {elementType}, {encoder.Dimension}, {manifest.NormalizeTokens}");
+            Invalid(store.Storage.IsQuantized && store.Count > 0 && !store.IsTrained, $"the token store holds {store.Storage} tokens without a codec");
+            var indexOptions = new MuveraIndexOptions
+            {
+                Fde = identity.Options,
+                TokenElementType = store.Storage.IsQuantized ? StoreElementType.Float32 : elementType,
+                TokenStorage = store.Storage.IsQuantized ? store.Storage : null,
+                NormalizeTokens = manifest.NormalizeTokens,
+                CompactOnSaveFraction = manifest.CompactOnSaveFraction,
+            };
             Invalid(mips.Dimension != encoder.OutputDimension, $"the FDE index has dimension {mips.Dimension}; the encoder's output dimension is {encoder.OutputDimension}");
             if (backend is FlatMipsBackend flatBackend)
             {
@@ -366,8 +368,12 @@ public sealed partial class MuveraIndex
             {
                 string path = Path.Combine(partial, name);
                 DirectorySync.FlushFile(path);
-                (long length, ulong hash) = HashFile(path);
-                manifest.Files.Add(new ManifestFile { Name = name, Length = length, Fnv1a64 = Hex(hash) });
+
+                // The token store's header holds the checksums of its offsets, codebook and block table, and the table
+                // those of its data blocks: hashing the header alone here chains to every byte without reading them.
+                long? prefix = name == TokensFileName ? MultiVectorStore.HeaderLengthV2 : null;
+                (long length, ulong hash) = HashFile(path, prefix);
+                manifest.Files.Add(new ManifestFile { Name = name, Length = length, Fnv1a64 = Hex(hash), HashedBytes = prefix });
             }
 
             byte[] manifestBytes = JsonSerializer.SerializeToUtf8Bytes(manifest, ManifestJsonContext.Default.IndexManifest);
@@ -513,7 +519,13 @@ public sealed partial class MuveraIndex
                 OutputDimension = Encoder.OutputDimension,
                 PrngVersion = FdeEncoder.PrngVersion,
             },
-            TokenElementType = _store.ElementType == StoreElementType.Float32 ? "float32" : "float16",
+            TokenElementType = _store.ElementType switch
+            {
+                StoreElementType.Float32 => "float32",
+                StoreElementType.Float16 => "float16",
+                StoreElementType.Int8 => "int8",
+                _ => "residual",
+            },
             NormalizeTokens = _store.IsNormalized,
             CompactOnSaveFraction = Options.CompactOnSaveFraction,
             Backend = new ManifestBackend
@@ -643,7 +655,9 @@ public sealed partial class MuveraIndex
             Invalid(file is null || !expected.Remove(file.Name), $"the manifest lists an unexpected or repeated file \"{file?.Name}\"");
             string path = Path.Combine(versionDirectory, file!.Name);
             Invalid(!File.Exists(path), $"the file '{path}' is missing");
-            (long length, ulong hash) = HashFile(path);
+            Invalid(file.HashedBytes is long prefix && (file.Name != TokensFileName || prefix != MultiVectorStore.HeaderLengthV2 || manifest.FormatVersion < 2),
+                $"the manifest hashes only the first {file.HashedBytes} bytes of '{file.Name}'; only the token store's {MultiVectorStore.HeaderLengthV2}-byte header is hashed so");
+            (long length, ulong hash) = HashFile(path, file.HashedBytes);
             Invalid(length != file.Length, $"the file '{path}' has {length} bytes; the manifest says {file.Length}");
             Invalid(!string.Equals(Hex(hash), file.Fnv1a64, StringComparison.Ordinal),
                 $"the file '{path}' has checksum {Hex(hash)}; the manifest says {file.Fnv1a64}");
@@ -827,20 +841,23 @@ public sealed partial class MuveraIndex
         return bytes;
     }
 
-    private static (long Length, ulong Hash) HashFile(string path)
+    // The file's length and the FNV-1a 64 of its first `prefix` bytes (all of them when null).
+    private static (long Length, ulong Hash) HashFile(string path, long? prefix)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1);
-        byte[] buffer = new byte[1 << 20];
+        long fileLength = stream.Length;
+        long limit = prefix ?? long.MaxValue;
+        byte[] buffer = new byte[(int)Math.Min(1 << 20, Math.Max(1, Math.Min(limit, fileLength)))];
         ulong hash = Fnv64.Basis;
         long length = 0;
         int read;
-        while ((read = stream.Read(buffer)) > 0)
+        while (length < limit && (read = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, limit - length))) > 0)
         {
             hash = Fnv64.Append(hash, buffer.AsSpan(0, read));
             length += read;
         }
 
-        return (length, hash);
+        return (prefix is null ? length : fileLength, hash);
     }
 
     private static string Hex(ulong value) => value.ToString("x16", CultureInfo.InvariantCulture);

@@ -7,6 +7,7 @@ using System.Threading.Tasks;
 using Muvera.Indexing;
 using Muvera.Kernels;
 using Muvera.Scoring;
+using Muvera.Scoring.Codecs;
 using Muvera.Serialization;
 
 namespace Muvera;
@@ -103,7 +104,10 @@ public sealed partial class MuveraIndex : IDisposable
         }
     }
 
-    /// <summary>Bytes of stored token vectors (all documents, deleted ones included until compaction).</summary>
+    /// <summary>Bytes of stored token vectors as encoded (all documents, deleted ones included until compaction): tokens
+    /// × bytes per token of the <see cref="MuveraIndexOptions.TokenStorage"/>, plus a quantized storage's learned
+    /// parameters (centroids, bucket cut-offs and values, scales) as saved, so that dividing by
+    /// the document count amortises the codebook (<see cref="MultiVectorStore.EncodedBytes"/>).</summary>
     public long TokenBytes
     {
         get
@@ -111,7 +115,7 @@ public sealed partial class MuveraIndex : IDisposable
             _lock.EnterReadLock();
             try
             {
-                return _store.TokenCount * _store.Dimension * (_store.ElementType == StoreElementType.Float32 ? 4 : 2);
+                return _store.EncodedBytes;
             }
             finally
             {
@@ -178,11 +182,17 @@ public sealed partial class MuveraIndex : IDisposable
         if (options.TokenElementType is not (StoreElementType.Float32 or StoreElementType.Float16))
         {
             ThrowHelper.ThrowArgumentOutOfRange("options.TokenElementType", options.TokenElementType,
-                $"Token element type {(int)options.TokenElementType} is not defined (0 = Float32, 1 = Float16).");
+                $"Token element type {(int)options.TokenElementType} is not a float storage (0 = Float32, 1 = Float16); set options.TokenStorage for int8 or residual tokens.");
+        }
+
+        if (options.TokenStorage is not null && options.TokenElementType != StoreElementType.Float32)
+        {
+            ThrowHelper.ThrowArgument(
+                $"options sets both TokenStorage ({options.TokenStorage}) and TokenElementType ({options.TokenElementType}); set one of them.", nameof(options));
         }
 
         var encoder = new FdeEncoder(options.Fde);
-        var store = new MultiVectorStore(encoder.Dimension, options.TokenElementType, options.NormalizeTokens);
+        var store = new MultiVectorStore(encoder.Dimension, options.EffectiveTokenStorage, options.NormalizeTokens);
         IMipsIndex mips = backend.Create(encoder.OutputDimension);
         return new MuveraIndex(options, backend, encoder, store, mips, new Dictionary<string, int>(StringComparer.Ordinal), [], 0, null);
     }
@@ -312,24 +322,140 @@ public sealed partial class MuveraIndex : IDisposable
             ValidateDocument(documents[i], $"documents[{i}] (id \"{id}\")");
         }
 
-        Prepared prepared = Prepare(documents, parallelOptions);
+        while (true)
+        {
+            Prepared prepared = Prepare(documents, parallelOptions);
+            _lock.EnterWriteLock();
+            try
+            {
+                ThrowIfDisposed();
+                for (int i = 0; i < ids.Count; i++)
+                {
+                    if (_ordinals.ContainsKey(ids[i]))
+                    {
+                        ThrowHelper.ThrowArgument($"ids[{i}] \"{ids[i]}\" is already in the index; use Update to replace a document.", nameof(ids));
+                    }
+                }
+
+                if (prepared.Codec is not null && _store.Codec is { } current && current != prepared.Codec)
+                {
+                    // Another writer trained the codec after this batch was prepared: encode again with it.
+                    continue;
+                }
+
+                AppendUnderLock(ids, prepared, parallelOptions);
+                return;
+            }
+            finally
+            {
+                _lock.ExitWriteLock();
+            }
+        }
+    }
+
+    /// <summary>Whether the token storage can take documents: always for float storage; for int8 or residual storage
+    /// once its codec is trained (by the first batch added, <see cref="TrainTokenStorage(IReadOnlyList{ReadOnlyMultiVector})"/>,
+    /// or loaded with the index).</summary>
+    public bool IsTokenStorageTrained
+    {
+        get
+        {
+            _lock.EnterReadLock();
+            try
+            {
+                return _store.IsTrained;
+            }
+            finally
+            {
+                _lock.ExitReadLock();
+            }
+        }
+    }
+
+    /// <summary>Trains an int8 or residual token storage on <paramref name="sample"/> before any document is added,
+    /// instead of on the first batch (see <see cref="Muvera.TokenStorage"/>).</summary>
+    /// <param name="sample">Token vectors to learn from (normalised first when the index normalises tokens). Their total
+    /// token count T sizes a residual codebook (ColBERTv2's K = 2^⌊log₂(16·√T)⌋ unless the storage fixes K); up to
+    /// <see cref="Muvera.TokenStorage.MaxTrainingSample"/> of them, drawn uniformly, are read.</param>
+    /// <exception cref="ArgumentException">Fewer than <see cref="Muvera.TokenStorage.MinTrainingTokens"/> tokens, a
+    /// wrong dimension, or a NaN, ∞ or too large value.</exception>
+    /// <exception cref="InvalidOperationException">The token storage is float (nothing to train) or already trained.</exception>
+    public void TrainTokenStorage(IReadOnlyList<ReadOnlyMultiVector> sample) => TrainTokenStorage(sample, s_defaultParallelOptions);
+
+    /// <summary>Trains the token storage with a thread limit and cancellation (see
+    /// <see cref="TrainTokenStorage(IReadOnlyList{ReadOnlyMultiVector})"/>); a cancelled call changes nothing.</summary>
+    /// <param name="sample">Token vectors to learn from.</param>
+    /// <param name="parallelOptions">Thread limit and cancellation token.</param>
+    /// <exception cref="ArgumentException">Too few tokens, a wrong dimension, or an invalid value.</exception>
+    /// <exception cref="InvalidOperationException">The token storage is float or already trained.</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
+    public void TrainTokenStorage(IReadOnlyList<ReadOnlyMultiVector> sample, ParallelOptions parallelOptions)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        ArgumentNullException.ThrowIfNull(parallelOptions);
+        TokenStorage storage = Options.EffectiveTokenStorage;
+        if (!storage.IsQuantized)
+        {
+            throw new InvalidOperationException($"This index stores {storage} tokens, which need no training.");
+        }
+
+        var documents = new ReadOnlyMemory<float>[sample.Count];
+        for (int i = 0; i < sample.Count; i++)
+        {
+            if (sample[i].Dimension != Dimension && sample[i].Count > 0)
+            {
+                ThrowHelper.ThrowArgument($"sample[{i}] has token dimension {sample[i].Dimension}, but the index's dimension is {Dimension}.", nameof(sample));
+            }
+
+            documents[i] = sample[i].Values;
+        }
+
+        ThrowIfTrained(storage);
+        TokenCodec codec = MultiVectorStore.TrainCodec(storage, Dimension, Options.NormalizeTokens, documents, nameof(sample), parallelOptions);
         _lock.EnterWriteLock();
         try
         {
             ThrowIfDisposed();
-            for (int i = 0; i < ids.Count; i++)
+            ThrowIfTrained(storage);
+            if (_store.IsMapped)
             {
-                if (_ordinals.ContainsKey(ids[i]))
-                {
-                    ThrowHelper.ThrowArgument($"ids[{i}] \"{ids[i]}\" is already in the index; use Update to replace a document.", nameof(ids));
-                }
+                MultiVectorStore copy = _store.ToInMemory();
+                _store.Dispose();
+                _store = copy;
             }
 
-            AppendUnderLock(ids, prepared, parallelOptions);
+            _store.SetCodec(codec);
         }
         finally
         {
             _lock.ExitWriteLock();
+        }
+    }
+
+    /// <summary>Checks every block of the token store against its checksum now (a loaded index verifies each block on
+    /// first use otherwise; see <see cref="MuveraLoadOptions.VerifyTokens"/>). Does nothing for an index built in
+    /// memory.</summary>
+    /// <exception cref="System.IO.InvalidDataException">A block of the token file is corrupt or holds an invalid value;
+    /// the message names the file, the block and its tokens.</exception>
+    public void Verify()
+    {
+        _lock.EnterReadLock();
+        try
+        {
+            ThrowIfDisposed();
+            _store.Verify();
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    private void ThrowIfTrained(TokenStorage storage)
+    {
+        if (Volatile.Read(ref _store).IsTrained)
+        {
+            throw new InvalidOperationException($"The index's {storage} token storage is already trained; its stored codes depend on the codec, so it cannot be retrained (build a new index).");
         }
     }
 
@@ -557,9 +683,11 @@ public sealed partial class MuveraIndex : IDisposable
             return;
         }
 
-        var store = new MultiVectorStore(Dimension, _store.ElementType, _store.IsNormalized);
+        MultiVectorStore store = _store.CreateEmptyLike();
+        bool quantized = _store.Storage.IsQuantized;
         var liveIds = new List<string?>(_ordinals.Count);
         var documents = new List<ReadOnlyMultiVector>(_ordinals.Count);
+        var records = new List<byte[]>(quantized ? _ordinals.Count : 0);
         for (int ordinal = 0; ordinal < _ids.Count; ordinal++)
         {
             if (_ids[ordinal] is not string id)
@@ -570,6 +698,13 @@ public sealed partial class MuveraIndex : IDisposable
             float[] tokens = new float[_store.TokenCountOf(ordinal) * Dimension];
             _store.CopyTokens(ordinal, tokens);
             documents.Add(new ReadOnlyMultiVector(tokens, Dimension));
+            if (quantized)
+            {
+                // The codes move as they are (re-encoding a reconstruction could pick other codes); their decoded values,
+                // from which the FDEs were encoded on add, are the copies above.
+                records.Add(_store.Records(ordinal).ToArray());
+            }
+
             liveIds.Add(id);
         }
 
@@ -579,9 +714,16 @@ public sealed partial class MuveraIndex : IDisposable
         IMipsIndex mips = Backend.CreateEmptyLike(_mips);
         try
         {
-            foreach (ReadOnlyMultiVector document in documents)
+            for (int i = 0; i < documents.Count; i++)
             {
-                store.AddPrepared(document.Span);
+                if (quantized)
+                {
+                    store.AddEncoded(records[i]);
+                }
+                else
+                {
+                    store.AddPrepared(documents[i].Span);
+                }
             }
 
             if (documents.Count > 0)
@@ -701,9 +843,16 @@ public sealed partial class MuveraIndex : IDisposable
         }
     }
 
-    // Tokens as the store will hold them (normalised, rounded to half) and their FDEs, computed outside the lock.
+    // Tokens as the store will hold them (normalised, rounded to half, or encoded and decoded by the codec) and their
+    // FDEs, computed outside the lock. An untrained quantized store's codec is trained here, from this batch.
     private Prepared Prepare(IReadOnlyList<ReadOnlyMultiVector> documents, ParallelOptions parallelOptions)
     {
+        TokenStorage storage = Options.EffectiveTokenStorage;
+        if (storage.IsQuantized)
+        {
+            return PrepareQuantized(documents, storage, parallelOptions);
+        }
+
         var stored = new ReadOnlyMultiVector[documents.Count];
         bool transform = Options.NormalizeTokens || Options.TokenElementType == StoreElementType.Float16;
         for (int i = 0; i < documents.Count; i++)
@@ -720,7 +869,49 @@ public sealed partial class MuveraIndex : IDisposable
         }
 
         float[] fdes = Encoder.EncodeDocuments(stored, parallelOptions);
-        return new Prepared(stored, fdes);
+        return new Prepared(stored, fdes, null, null);
+    }
+
+    private Prepared PrepareQuantized(IReadOnlyList<ReadOnlyMultiVector> documents, TokenStorage storage, ParallelOptions parallelOptions)
+    {
+        TokenCodec? codec = Volatile.Read(ref _store).Codec;
+        if (codec is null)
+        {
+            var values = new ReadOnlyMemory<float>[documents.Count];
+            long tokens = 0;
+            for (int i = 0; i < documents.Count; i++)
+            {
+                values[i] = documents[i].Values;
+                tokens += documents[i].Count;
+            }
+
+            if (tokens < TokenStorage.MinTrainingTokens)
+            {
+                ThrowHelper.ThrowArgument(
+                    $"documents holds {tokens} token vectors, but the index's {storage} token storage is not trained yet and trains on its first batch, " +
+                    $"which needs at least {TokenStorage.MinTrainingTokens} tokens: add more documents at once, or call TrainTokenStorage with a sample first.",
+                    nameof(documents));
+            }
+
+            codec = MultiVectorStore.TrainCodec(storage, Dimension, Options.NormalizeTokens, values, nameof(documents), parallelOptions);
+        }
+
+        var stored = new ReadOnlyMultiVector[documents.Count];
+        var records = new byte[documents.Count][];
+        Parallel.For(0, documents.Count, parallelOptions, i =>
+        {
+            float[] copy = documents[i].Span.ToArray();
+            if (Options.NormalizeTokens)
+            {
+                MultiVectorStore.PrepareTokens(copy, Dimension, StoreElementType.Float32, normalize: true, $"documents[{i}]");
+            }
+
+            records[i] = new byte[documents[i].Count * codec.RecordBytes];
+            codec.EncodeAndReconstruct(copy, records[i]);
+            stored[i] = new ReadOnlyMultiVector(copy, Dimension);
+        });
+        float[] fdes = Encoder.EncodeDocuments(stored, parallelOptions);
+        return new Prepared(stored, fdes, records, codec);
     }
 
     // Appends prepared documents to the store and the MIPS index; all or nothing.
@@ -741,11 +932,30 @@ public sealed partial class MuveraIndex : IDisposable
             throw new InvalidOperationException($"The index is inconsistent: {_ids.Count} ids, {_store.Count} stored documents, {_mips.Count} FDEs.");
         }
 
+        bool installed = false;
+        if (prepared.Codec is { } codec && _store.Codec != codec)
+        {
+            if (_store.Codec is not null)
+            {
+                throw new InvalidOperationException("The token codec was trained by another writer while this batch was prepared; add it again.");
+            }
+
+            _store.SetCodec(codec);
+            installed = true;
+        }
+
         try
         {
-            foreach (ReadOnlyMultiVector document in prepared.Documents)
+            for (int i = 0; i < prepared.Documents.Length; i++)
             {
-                AppendStored(document);
+                if (prepared.Records is { } records)
+                {
+                    _store.AddEncoded(records[i]);
+                }
+                else
+                {
+                    AppendStored(prepared.Documents[i]);
+                }
             }
 
             Backend.Add(_mips, prepared.Fdes, parallelOptions);
@@ -753,6 +963,11 @@ public sealed partial class MuveraIndex : IDisposable
         catch
         {
             _store.Truncate(first);
+            if (installed)
+            {
+                _store.SetCodec(null);
+            }
+
             if (_mips.Count != first)
             {
                 // The backend broke its all-or-nothing contract; the index cannot be trusted any more.
@@ -776,5 +991,7 @@ public sealed partial class MuveraIndex : IDisposable
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
-    private sealed record Prepared(ReadOnlyMultiVector[] Documents, float[] Fdes);
+    // Records and Codec are set for quantized storage: the codes to append (encoded from the original tokens) and the
+    // codec that encoded them (newly trained when the store had none).
+    private sealed record Prepared(ReadOnlyMultiVector[] Documents, float[] Fdes, byte[][]? Records, TokenCodec? Codec);
 }

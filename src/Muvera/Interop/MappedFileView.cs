@@ -25,8 +25,9 @@ internal sealed unsafe class MappedFileView : IDisposable
     private byte* _pointer;
     private int _disposed;
 
-    private MappedFileView(MemoryMappedFile file, MemoryMappedViewAccessor accessor, long length)
+    private MappedFileView(MemoryMappedFile file, MemoryMappedViewAccessor accessor, long length, string path)
     {
+        Path = path;
         _file = file;
         _accessor = accessor;
         Length = length;
@@ -37,6 +38,9 @@ internal sealed unsafe class MappedFileView : IDisposable
 
     /// <summary>The file's length in bytes.</summary>
     public long Length { get; }
+
+    /// <summary>The mapped file's path (for messages).</summary>
+    public string Path { get; }
 
     /// <summary>Whether <see cref="Dispose"/> has run.</summary>
     public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
@@ -58,7 +62,7 @@ internal sealed unsafe class MappedFileView : IDisposable
 
             file = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
             MemoryMappedViewAccessor accessor = file.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            return new MappedFileView(file, accessor, length);
+            return new MappedFileView(file, accessor, length, path);
         }
         catch
         {

@@ -32,14 +32,42 @@ internal static class ChamferKernels
         where TLanes : struct, ILanes<TVec>
         where TVec : struct
     {
-        Debug.Assert(query.Length >= queryTokens * dimension && transposed.Length >= dimension * columns && bias.Length >= columns);
+        float[]? rented = queryTokens > 1024 ? System.Buffers.ArrayPool<float>.Shared.Rent(queryTokens) : null;
+        Span<float> maxima = rented is null ? stackalloc float[queryTokens] : rented.AsSpan(0, queryTokens);
+        maxima.Fill(float.NegativeInfinity);
+        MaxSimUpdate<TLanes, TVec>(query, queryTokens, dimension, transposed, columns, bias, maxima);
+        float total = 0f;
+        foreach (float maximum in maxima)
+        {
+            total += maximum;
+        }
+
+        if (rented is not null)
+        {
+            System.Buffers.ArrayPool<float>.Shared.Return(rented);
+        }
+
+        return total;
+    }
+
+    /// <summary>
+    /// For every query row q, <c>maxima[q] = max(maxima[q], max over columns t of ⟨q, Dᵀ[·, t]⟩ + bias[t])</c>: one tile
+    /// of a document scored into running per-query maxima (quantized stores decode a document tile by tile). The
+    /// dot products are the same fused chains as <see cref="MaxSimSum{TLanes, TVec}"/>'s, and maxima are exact, so
+    /// scoring a document in tiles gives the same maxima as scoring it whole.
+    /// </summary>
+    public static void MaxSimUpdate<TLanes, TVec>(ReadOnlySpan<float> query, int queryTokens, int dimension,
+        ReadOnlySpan<float> transposed, int columns, ReadOnlySpan<float> bias, Span<float> maxima)
+        where TLanes : struct, ILanes<TVec>
+        where TVec : struct
+    {
+        Debug.Assert(query.Length >= queryTokens * dimension && transposed.Length >= dimension * columns && bias.Length >= columns && maxima.Length >= queryTokens);
         Debug.Assert(columns % FdeKernels.ColumnAlignment == 0);
         int w = TLanes.Count;
         ref float rq = ref MemoryMarshal.GetReference(query);
         ref float rd = ref MemoryMarshal.GetReference(transposed);
         ref float rb = ref MemoryMarshal.GetReference(bias);
         nuint ldb = (nuint)columns;
-        float total = 0f;
         TVec negativeInfinity = TLanes.Broadcast(float.NegativeInfinity);
 
         int row = 0;
@@ -116,10 +144,10 @@ internal static class ChamferKernels
                 m3 = TLanes.Max(m3, TLanes.Add(s3, b));
             }
 
-            total += TLanes.MaxAcross(m0);
-            total += TLanes.MaxAcross(m1);
-            total += TLanes.MaxAcross(m2);
-            total += TLanes.MaxAcross(m3);
+            maxima[row] = MathF.Max(maxima[row], TLanes.MaxAcross(m0));
+            maxima[row + 1] = MathF.Max(maxima[row + 1], TLanes.MaxAcross(m1));
+            maxima[row + 2] = MathF.Max(maxima[row + 2], TLanes.MaxAcross(m2));
+            maxima[row + 3] = MathF.Max(maxima[row + 3], TLanes.MaxAcross(m3));
         }
 
         for (; row < queryTokens; row++)
@@ -138,10 +166,8 @@ internal static class ChamferKernels
                 m0 = TLanes.Max(m0, TLanes.Add(s0, TLanes.Load(ref rb, (nuint)col)));
             }
 
-            total += TLanes.MaxAcross(m0);
+            maxima[row] = MathF.Max(maxima[row], TLanes.MaxAcross(m0));
         }
-
-        return total;
     }
 
     /// <summary><see cref="MaxSimSum{TLanes, TVec}"/> at a width chosen at run time.</summary>
@@ -153,6 +179,27 @@ internal static class ChamferKernels
             SimdWidth.Vector128 => MaxSimSum<Lanes128, Vector128<float>>(query, queryTokens, dimension, transposed, columns, bias),
             _ => MaxSimSum<LanesScalar, float>(query, queryTokens, dimension, transposed, columns, bias),
         };
+
+    /// <summary><see cref="MaxSimUpdate{TLanes, TVec}"/> at a width chosen at run time.</summary>
+    public static void MaxSimUpdate(SimdWidth width, ReadOnlySpan<float> query, int queryTokens, int dimension,
+        ReadOnlySpan<float> transposed, int columns, ReadOnlySpan<float> bias, Span<float> maxima)
+    {
+        switch (width)
+        {
+            case SimdWidth.Vector512:
+                MaxSimUpdate<Lanes512, Vector512<float>>(query, queryTokens, dimension, transposed, columns, bias, maxima);
+                break;
+            case SimdWidth.Vector256:
+                MaxSimUpdate<Lanes256, Vector256<float>>(query, queryTokens, dimension, transposed, columns, bias, maxima);
+                break;
+            case SimdWidth.Vector128:
+                MaxSimUpdate<Lanes128, Vector128<float>>(query, queryTokens, dimension, transposed, columns, bias, maxima);
+                break;
+            default:
+                MaxSimUpdate<LanesScalar, float>(query, queryTokens, dimension, transposed, columns, bias, maxima);
+                break;
+        }
+    }
 
     /// <summary>
     /// Dᵀ of a half-precision document: the rows are widened to float into <paramref name="scratch"/> (vectorised

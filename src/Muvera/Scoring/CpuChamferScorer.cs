@@ -80,8 +80,9 @@ public sealed class CpuChamferScorer : IChamferScorer
     /// <returns>min(k, store.Count) results.</returns>
     /// <remarks>Brute force, parallel over documents; deterministic (the same results at every thread count). Float32
     /// documents score bit-identically to <see cref="TopK(ReadOnlyMultiVector, IReadOnlyList{ReadOnlyMultiVector}, int)"/>
-    /// over the same floats; Float16 documents are converted to float while being transposed. Allocates one score per
-    /// document.</remarks>
+    /// over the same floats; Float16 documents are converted to float while being transposed; int8 and residual
+    /// documents are decoded tile by tile and score as Chamfer over their reconstructions. A loaded store's blocks not
+    /// verified yet are verified first. Allocates one score per document.</remarks>
     /// <exception cref="ArgumentNullException"><paramref name="store"/> is null.</exception>
     /// <exception cref="ArgumentException">An empty query, a NaN/∞ value, or a query dimension other than the store's.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> is not positive.</exception>
@@ -92,6 +93,7 @@ public sealed class CpuChamferScorer : IChamferScorer
         int count = store.Count;
         float[] scores = new float[count];
         SimdWidth width = SimdDispatch.Preferred;
+        store.Verify();
         Parallel.For(0, count, _parallelOptions, i => scores[i] = ScoreStored(query, store, i, width));
         return SelectTop(scores, [], k);
     }
@@ -121,6 +123,10 @@ public sealed class CpuChamferScorer : IChamferScorer
         int[] ids = SortedDistinct(candidateIds);
         float[] scores = new float[ids.Length];
         SimdWidth width = SimdDispatch.Preferred;
+
+        // A loaded store's blocks are verified on first use: here, before the parallel loop, so that a corrupt block
+        // surfaces as its InvalidDataException (not wrapped in an AggregateException) and nothing is scored from it.
+        store.EnsureVerified(ids);
         Parallel.For(0, ids.Length, _parallelOptions, i => scores[i] = ScoreStored(query, store, ids[i], width));
         return SelectTop(scores, ids, k);
     }
@@ -153,6 +159,11 @@ public sealed class CpuChamferScorer : IChamferScorer
         }
 
         int d = query.Dimension;
+        if (store.Storage.IsQuantized)
+        {
+            return ScoreQuantized(query, store, id, n, width);
+        }
+
         int columns = FdeKernels.PadColumns(n);
         bool half = store.ElementType == StoreElementType.Float16;
         float[] transposed = ArrayPool<float>.Shared.Rent((d * columns) + columns + (half ? n * d : 0));
@@ -176,6 +187,52 @@ public sealed class CpuChamferScorer : IChamferScorer
         finally
         {
             ArrayPool<float>.Shared.Return(transposed);
+        }
+    }
+
+    /// <summary>Tokens decoded and scored per tile of a quantized document (a multiple of every width's 4-vector
+    /// column block).</summary>
+    internal const int QuantizedTileTokens = 64;
+
+    // A quantized document is decoded a tile of QuantizedTileTokens tokens at a time into row-major floats, transposed,
+    // and scored into running per-query-token maxima (ChamferKernels.MaxSimUpdate): the whole document never exists as
+    // floats, and the maxima equal those of scoring the decoded document at once (maxima are exact), so the score is
+    // Chamfer over the reconstruction, bit-identical at every SIMD width.
+    private static float ScoreQuantized(ReadOnlyMultiVector query, MultiVectorStore store, int id, int n, SimdWidth width)
+    {
+        int d = query.Dimension;
+        int q = query.Count;
+        int tile = QuantizedTileTokens;
+        float[] buffer = ArrayPool<float>.Shared.Rent((tile * d) + (d * tile) + tile + q);
+        try
+        {
+            Span<float> rows = buffer.AsSpan(0, tile * d);
+            Span<float> transposed = buffer.AsSpan(tile * d, d * tile);
+            Span<float> bias = buffer.AsSpan(2 * tile * d, tile);
+            Span<float> maxima = buffer.AsSpan((2 * tile * d) + tile, q);
+            maxima.Fill(float.NegativeInfinity);
+            for (int start = 0; start < n; start += tile)
+            {
+                int count = Math.Min(tile, n - start);
+                int columns = FdeKernels.PadColumns(count);
+                store.DecodeTokens(id, start, count, rows, width);
+                FdeKernels.Transpose(width, rows[..(count * d)], count, d, transposed[..(d * columns)], columns);
+                bias[..count].Clear();
+                bias[count..columns].Fill(float.NegativeInfinity);
+                ChamferKernels.MaxSimUpdate(width, query.Span, q, d, transposed[..(d * columns)], columns, bias[..columns], maxima);
+            }
+
+            float total = 0f;
+            foreach (float maximum in maxima)
+            {
+                total += maximum;
+            }
+
+            return total;
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(buffer);
         }
     }
 

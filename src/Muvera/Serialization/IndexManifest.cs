@@ -129,8 +129,13 @@ internal sealed class ManifestFile
 
     public long Length { get; set; }
 
-    /// <summary>FNV-1a 64 of the whole file, 16 lowercase hex digits.</summary>
+    /// <summary>FNV-1a 64 of the whole file, or of its first <see cref="HashedBytes"/> bytes, 16 lowercase hex digits.</summary>
     public string Fnv1a64 { get; set; } = "";
+
+    /// <summary>Null: <see cref="Fnv1a64"/> covers the whole file. Otherwise the number of leading bytes it covers: 128
+    /// for a version 2 token store, whose header holds the checksums of all its sections (issue #15; optional within
+    /// manifest format version 2).</summary>
+    public long? HashedBytes { get; set; }
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true,
