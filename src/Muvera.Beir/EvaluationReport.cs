@@ -80,6 +80,11 @@ public sealed class EvaluationReport
     [JsonPropertyName("token_bytes_per_document")]
     public long TokenBytesPerDocument { get; init; }
 
+    /// <summary><c>token_storage</c>: how the index stored token vectors (<c>f32</c>, <c>f16</c>, <c>int8</c>,
+    /// <c>residual:&lt;bits&gt;</c>), or null in older reports.</summary>
+    [JsonPropertyName("token_storage")]
+    public string? TokenStorage { get; init; }
+
     /// <summary>Writes the report as indented UTF-8 JSON.</summary>
     /// <param name="stream">The destination; left open.</param>
     /// <exception cref="InvalidOperationException">A number is not finite or a count is negative; the message names the property.</exception>

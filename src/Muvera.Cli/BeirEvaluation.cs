@@ -31,6 +31,9 @@ internal sealed record BeirSettings
 
     public Indexing.FdeStorage FdeStorage { get; init; } = Indexing.FdeStorage.Default;
 
+    /// <summary>How the index stores token vectors (<c>--token-storage</c>).</summary>
+    public TokenStorage TokenStorage { get; init; } = TokenStorage.Float32;
+
     public IndexSpec Index { get; init; } = IndexSpec.Flat;
 
     public IReadOnlyList<int> Candidates { get; init; } = ListParsers.DefaultCandidates;
@@ -100,9 +103,9 @@ internal static class BeirEvaluation
         }
 
         BuiltIndex built = IndexBuilder.Build(console, $"building {settings.Index} index, FDE ({settings.Fde})", documentStore, documentIds, fde,
-            settings.Index.CreateBackend(settings.FdeStorage), parallel);
+            settings.Index.CreateBackend(settings.FdeStorage), settings.TokenStorage, parallel);
         using MuveraIndex index = built.Index;
-        console.Line($"index: {index.Count} documents, FDE dimension {fde.OutputDimension}, built in {built.BuildSeconds:F1} s, memory {built.MemoryBytes / (1024.0 * 1024.0):F1} MiB ({built.MemorySource})");
+        console.Line($"index: {index.Count} documents, FDE dimension {fde.OutputDimension}, built in {built.BuildSeconds:F1} s, memory {built.MemoryBytes / (1024.0 * 1024.0):F1} MiB ({built.MemorySource}); tokens {built.TokenStorage}: {built.TokenBytesPerToken:F1} bytes per token, codebook included");
 
         var ordinals = new Dictionary<string, int>(documentIds.Length, StringComparer.Ordinal);
         for (int i = 0; i < documentIds.Length; i++)
@@ -198,6 +201,7 @@ internal static class BeirEvaluation
             FdeStorage = built.FdeStorage,
             FdeBytesPerDocument = built.FdeBytesPerDocument,
             TokenBytesPerDocument = built.TokenBytesPerDocument,
+                TokenStorage = built.TokenStorage,
         };
 
         ResultsOutput.PrintTable(console, [report], synthetic: false);

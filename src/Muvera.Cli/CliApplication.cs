@@ -56,6 +56,7 @@ internal static class CliApplication
         var queryTokens = new Option<int?>("--query-max-tokens") { Description = "Query length in tokens, [CLS]/[SEP] included [default: the model's, 32 for the default model]." };
         Option<FdeSpec> fde = FdeOption();
         Option<FdeStorage> fdeStorage = FdeStorageOption();
+        Option<TokenStorage> tokenStorage = TokenStorageOption();
         var index = new Option<IndexSpec>("--index")
         {
             Description = "FDE index: flat (exact scan), hnsw[:m=16,ef=64,efc=128] (USearch) or faiss:<factory> (for example faiss:HNSW32).",
@@ -75,7 +76,7 @@ internal static class CliApplication
 
         var command = new Command("beir", "Evaluates a BEIR data set: encodes it with the ONNX token encoder (cached), builds a MUVERA index and reports nDCG@10, recall@100, MRR@10, MAP@100, candidate recall, QPS and latency per mode.")
         {
-            directory, split, model, documentTokens, queryTokens, fde, fdeStorage, index, candidates, modes, cache, threads, output,
+            directory, split, model, documentTokens, queryTokens, fde, fdeStorage, tokenStorage, index, candidates, modes, cache, threads, output,
         };
         command.Validators.Add(result => Positive(result, documentTokens, queryTokens, threads));
         command.SetAction((parseResult, cancellationToken) => Execute(parseResult, token =>
@@ -89,6 +90,7 @@ internal static class CliApplication
                 QueryMaxTokens = parseResult.GetValue(queryTokens),
                 Fde = parseResult.GetValue(fde) ?? FdeSpec.Recommended,
                 FdeStorage = parseResult.GetValue(fdeStorage) ?? FdeStorage.Default,
+                TokenStorage = parseResult.GetValue(tokenStorage) ?? TokenStorage.Float32,
                 Index = parseResult.GetValue(index) ?? IndexSpec.Flat,
                 Candidates = parseResult.GetValue(candidates) ?? ListParsers.DefaultCandidates,
                 Modes = parseResult.GetValue(modes) ?? ListParsers.AllModes,
@@ -117,12 +119,13 @@ internal static class CliApplication
         Option<int[]> candidates = CandidatesOption();
         Option<FdeSpec> fde = FdeOption();
         Option<FdeStorage> fdeStorage = FdeStorageOption();
+        Option<TokenStorage> tokenStorage = TokenStorageOption();
         Option<int?> threads = ThreadsOption();
         var output = new Option<string?>("--out") { Description = "Output folder for results.json and plots [default: .muvera-results/synthetic]." };
 
         var command = new Command("synthetic", "Benchmarks index backends on the deterministic synthetic clustered corpus: build time, memory, QPS, latency and recall@10 against brute-force Chamfer.")
         {
-            documents, tokens, dimension, queries, queryTokens, indexes, candidates, fde, fdeStorage, threads, output,
+            documents, tokens, dimension, queries, queryTokens, indexes, candidates, fde, fdeStorage, tokenStorage, threads, output,
         };
         command.Validators.Add(result => Positive(result, documents, tokens, dimension, queries, queryTokens));
         command.Validators.Add(result => Positive(result, threads));
@@ -139,6 +142,7 @@ internal static class CliApplication
                 Candidates = parseResult.GetValue(candidates) ?? ListParsers.DefaultCandidates,
                 Fde = parseResult.GetValue(fde) ?? FdeSpec.Recommended,
                 FdeStorage = parseResult.GetValue(fdeStorage) ?? FdeStorage.Default,
+                TokenStorage = parseResult.GetValue(tokenStorage) ?? TokenStorage.Float32,
                 Threads = parseResult.GetValue(threads),
                 OutputDirectory = parseResult.GetValue(output),
             };
@@ -159,6 +163,13 @@ internal static class CliApplication
         Description = "How the flat index stores FDEs: f32, f16, int8 or pq[:<bits>[,<sub-space size>]] (product quantization, 4 or 8 bits) [default: pq:4,4].",
         DefaultValueFactory = _ => FdeStorage.Default,
         CustomParser = result => Parse(result, ListParsers.ParseFdeStorage, FdeStorage.Default),
+    };
+
+    private static Option<TokenStorage> TokenStorageOption() => new("--token-storage")
+    {
+        Description = "How the index stores token vectors for reranking: f32, f16, int8 (per-coordinate scale and offset) or residual[:<bits>[,<centroids>]] (ColBERTv2-style centroid id + 1/2/4-bit residual codes; centroids default to 2^floor(log2(16 sqrt(tokens)))) [default: f32].",
+        DefaultValueFactory = _ => TokenStorage.Float32,
+        CustomParser = result => Parse(result, ListParsers.ParseTokenStorage, TokenStorage.Float32),
     };
 
     private static Option<int[]> CandidatesOption() => new("--candidates")

@@ -18,8 +18,14 @@ internal sealed record BuiltIndex(MuveraIndex Index, double BuildSeconds, long M
     /// <summary>Bytes per document's FDE, when the backend reports it.</summary>
     public long? FdeBytesPerDocument => Index.FdeBytesPerDocument;
 
-    /// <summary>Stored token bytes per document (average, rounded).</summary>
+    /// <summary>Stored token bytes per document (average, rounded; a quantized storage's codebook amortised).</summary>
     public long TokenBytesPerDocument => Index.Count == 0 ? 0 : (long)Math.Round(Index.TokenBytes / (double)Index.Count);
+
+    /// <summary>The token storage's short name (<c>f32</c>, <c>int8</c>, <c>residual:2</c>, …).</summary>
+    public string TokenStorage => (Index.Options.TokenStorage ?? Muvera.TokenStorage.FromElementType(Index.Options.TokenElementType)).ToString();
+
+    /// <summary>Stored token bytes per token (codebook amortised).</summary>
+    public double TokenBytesPerToken { get; init; }
 }
 
 /// <summary>Builds a <see cref="MuveraIndex"/> from a token store in batches, under a progress bar.</summary>
@@ -31,13 +37,27 @@ internal static class IndexBuilder
     /// (token bytes + FDE bytes) when the backend reports FDE bytes, else the growth of the process working set during
     /// the build (native HNSW/FAISS memory is not visible otherwise).</summary>
     public static BuiltIndex Build(CliConsole console, string description, MultiVectorStore store, IReadOnlyList<string> ids,
-        FdeOptions fde, MipsBackend backend, ParallelOptions parallelOptions)
+        FdeOptions fde, MipsBackend backend, TokenStorage tokenStorage, ParallelOptions parallelOptions)
     {
         long workingSetBefore = WorkingSet();
-        var index = MuveraIndex.Create(new MuveraIndexOptions { Fde = fde }, backend);
+        var index = MuveraIndex.Create(new MuveraIndexOptions { Fde = fde, TokenStorage = tokenStorage }, backend);
         try
         {
             var watch = Stopwatch.StartNew();
+            if (tokenStorage.IsQuantized)
+            {
+                // Trained on the whole corpus (K sized from all its tokens, ColBERTv2's rule), not on the first batch.
+                var all = new ReadOnlyMultiVector[store.Count];
+                for (int i = 0; i < all.Length; i++)
+                {
+                    all[i] = store.GetDocument(i);
+                }
+
+                console.Line($"training {tokenStorage} token storage on {store.TokenCount} tokens ...");
+                index.TrainTokenStorage(all, parallelOptions);
+                console.Line($"trained in {watch.Elapsed.TotalSeconds:F1} s");
+            }
+
             console.Run(description, store.Count, progress =>
             {
                 for (int first = 0; first < store.Count; first += BatchSize)
@@ -64,11 +84,11 @@ internal static class IndexBuilder
             index.Scorer = new CpuChamferScorer(new ParallelOptions { MaxDegreeOfParallelism = 1 });
             if (index.FdeBytes is long fdeBytes)
             {
-                return new BuiltIndex(index, seconds, index.TokenBytes + fdeBytes, "tokens + FDEs");
+                return new BuiltIndex(index, seconds, index.TokenBytes + fdeBytes, "tokens + FDEs") { TokenBytesPerToken = PerToken(index, store) };
             }
 
             long delta = Math.Max(0, WorkingSet() - workingSetBefore);
-            return new BuiltIndex(index, seconds, delta, "working-set growth");
+            return new BuiltIndex(index, seconds, delta, "working-set growth") { TokenBytesPerToken = PerToken(index, store) };
         }
         catch
         {
@@ -76,6 +96,8 @@ internal static class IndexBuilder
             throw;
         }
     }
+
+    private static double PerToken(MuveraIndex index, MultiVectorStore store) => store.TokenCount == 0 ? 0 : index.TokenBytes / (double)store.TokenCount;
 
     private static long WorkingSet()
     {

@@ -96,6 +96,46 @@ internal static class ListParsers
         }
     }
 
+    /// <summary><c>--token-storage f32|f16|int8|residual[:bits[,centroids]]</c>: how the index stores token vectors.</summary>
+    public static TokenStorage ParseTokenStorage(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        string value = text.Trim().ToLowerInvariant();
+        switch (value)
+        {
+            case "f32" or "float32":
+                return TokenStorage.Float32;
+            case "f16" or "float16":
+                return TokenStorage.Float16;
+            case "int8":
+                return TokenStorage.Int8;
+            case "residual":
+                return TokenStorage.Residual();
+        }
+
+        if (!value.StartsWith("residual:", StringComparison.Ordinal))
+        {
+            throw new CliException($"--token-storage \"{text}\": expected f32, f16, int8 or residual[:<bits>[,<centroids>]] (for example residual:2 or residual:4,4096).");
+        }
+
+        string[] parts = value["residual:".Length..].Split(',', StringSplitOptions.TrimEntries);
+        if (parts.Length > 2 || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int bits)
+            || (parts.Length == 2 && !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out _)))
+        {
+            throw new CliException($"--token-storage \"{text}\": expected residual:<bits>[,<centroids>] with integers (for example residual:2 or residual:4,4096).");
+        }
+
+        int? centroids = parts.Length == 2 ? int.Parse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture) : null;
+        try
+        {
+            return TokenStorage.Residual(bits, centroids);
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new CliException($"--token-storage \"{text}\": {e.Message}", e);
+        }
+    }
+
     /// <summary>The name of a mode as results.json writes it.</summary>
     public static string Name(RunMode mode) => mode switch
     {

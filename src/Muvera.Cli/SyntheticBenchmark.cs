@@ -33,6 +33,9 @@ internal sealed record SyntheticSettings
 
     public Indexing.FdeStorage FdeStorage { get; init; } = Indexing.FdeStorage.Default;
 
+    /// <summary>How the index stores token vectors (<c>--token-storage</c>).</summary>
+    public TokenStorage TokenStorage { get; init; } = TokenStorage.Float32;
+
     public int? Threads { get; init; }
 
     /// <summary>Null: <c>.muvera-results/synthetic</c> under the current folder.</summary>
@@ -109,7 +112,7 @@ internal static class SyntheticBenchmark
         for (int b = 0; b < backends.Length; b++)
         {
             IndexSpec spec = settings.Indexes[b];
-            BuiltIndex built = IndexBuilder.Build(console, $"building {spec} index, FDE ({settings.Fde})", store, ids, fde, backends[b], parallel);
+            BuiltIndex built = IndexBuilder.Build(console, $"building {spec} index, FDE ({settings.Fde})", store, ids, fde, backends[b], settings.TokenStorage, parallel);
             using MuveraIndex index = built.Index;
             console.Line($"{spec}: built in {built.BuildSeconds:F1} s, memory {built.MemoryBytes / (1024.0 * 1024.0):F1} MiB ({built.MemorySource})");
             var runs = new List<RunResult>();
@@ -155,6 +158,7 @@ internal static class SyntheticBenchmark
                 FdeStorage = built.FdeStorage,
                 FdeBytesPerDocument = built.FdeBytesPerDocument,
                 TokenBytesPerDocument = built.TokenBytesPerDocument,
+                TokenStorage = built.TokenStorage,
             });
         }
 

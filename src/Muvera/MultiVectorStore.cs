@@ -689,6 +689,75 @@ public sealed class MultiVectorStore : IDisposable
         }
     }
 
+    /// <summary>Writes a float store in the old format version 1 (FNV-1a checksums over everything): tests use it to
+    /// check that version 1 files are still read.</summary>
+    internal void SaveVersion1(Stream stream)
+    {
+        Debug.Assert(!Storage.IsQuantized);
+        EnsureLittleEndian();
+        ThrowIfDisposed();
+        int count = _count;
+        long offsetsLength = ((long)count + 1) * sizeof(long);
+        long dataOffset = AlignTo64(HeaderLength + offsetsLength);
+        long dataLength = TokenCount * Dimension * ElementSize;
+
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes);
+        try
+        {
+            ulong offsetsChecksum = Fnv64.Basis;
+            for (long written = 0; written < offsetsLength;)
+            {
+                int bytes = FillOffsetBytes(buffer, written, (int)Math.Min(ChunkBytes, offsetsLength - written));
+                offsetsChecksum = Fnv64.Append(offsetsChecksum, buffer.AsSpan(0, bytes));
+                written += bytes;
+            }
+
+            ulong dataChecksum = Fnv64.Basis;
+            for (long position = 0; position < dataLength;)
+            {
+                ReadOnlySpan<byte> chunk = DataBytes(position, (int)Math.Min(ChunkBytes, dataLength - position));
+                dataChecksum = Fnv64.Append(dataChecksum, chunk);
+                position += chunk.Length;
+            }
+
+            Span<byte> header = stackalloc byte[HeaderLength];
+            header.Clear();
+            "MVSTORE\0"u8.CopyTo(header);
+            BinaryPrimitives.WriteUInt16LittleEndian(header[8..], 1);
+            BinaryPrimitives.WriteUInt16LittleEndian(header[10..], (ushort)ElementType);
+            BinaryPrimitives.WriteUInt16LittleEndian(header[12..], IsNormalized ? NormalizedFlag : (ushort)0);
+            BinaryPrimitives.WriteInt32LittleEndian(header[16..], Dimension);
+            BinaryPrimitives.WriteInt64LittleEndian(header[24..], count);
+            BinaryPrimitives.WriteInt64LittleEndian(header[32..], TokenCount);
+            BinaryPrimitives.WriteUInt64LittleEndian(header[40..], offsetsChecksum);
+            BinaryPrimitives.WriteUInt64LittleEndian(header[48..], dataChecksum);
+            BinaryPrimitives.WriteUInt64LittleEndian(header[56..], Fnv64.Append(Fnv64.Basis, header[..56]));
+            stream.Write(header);
+
+            for (long written = 0; written < offsetsLength;)
+            {
+                int bytes = FillOffsetBytes(buffer, written, (int)Math.Min(ChunkBytes, offsetsLength - written));
+                stream.Write(buffer, 0, bytes);
+                written += bytes;
+            }
+
+            Span<byte> padding = stackalloc byte[64];
+            padding.Clear();
+            stream.Write(padding[..(int)(dataOffset - HeaderLength - offsetsLength)]);
+
+            for (long position = 0; position < dataLength;)
+            {
+                ReadOnlySpan<byte> chunk = DataBytes(position, (int)Math.Min(ChunkBytes, dataLength - position));
+                stream.Write(chunk);
+                position += chunk.Length;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
     /// <summary>Writes the store to <paramref name="path"/> atomically: to <c>path + ".tmp"</c>, flushed to disk, then
     /// renamed over <paramref name="path"/>, so a crash never leaves a half-written file at <paramref name="path"/>.</summary>
     /// <param name="path">The file to create or replace.</param>
@@ -961,6 +1030,18 @@ public sealed class MultiVectorStore : IDisposable
 
         long grown = Math.Max(required, Math.Min((long)array.Length * 2, Array.MaxLength));
         Array.Resize(ref array, (int)Math.Max(grown, 256));
+    }
+
+    private int FillOffsetBytes(byte[] buffer, long byteOffset, int length)
+    {
+        Debug.Assert(byteOffset % sizeof(long) == 0 && length % sizeof(long) == 0);
+        long first = byteOffset / sizeof(long);
+        for (int i = 0; i < length / sizeof(long); i++)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(buffer.AsSpan(i * sizeof(long)), _offsets[first + i]);
+        }
+
+        return length;
     }
 
     private ReadOnlySpan<byte> DataBytes(long byteOffset, int length)

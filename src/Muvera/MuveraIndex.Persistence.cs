@@ -655,7 +655,7 @@ public sealed partial class MuveraIndex
             Invalid(file is null || !expected.Remove(file.Name), $"the manifest lists an unexpected or repeated file \"{file?.Name}\"");
             string path = Path.Combine(versionDirectory, file!.Name);
             Invalid(!File.Exists(path), $"the file '{path}' is missing");
-            Invalid(file.HashedBytes is long prefix && (file.Name != TokensFileName || prefix != MultiVectorStore.HeaderLengthV2 || manifest.FormatVersion < 2),
+            Invalid(file.HashedBytes is long prefix && (file.Name != TokensFileName || prefix != MultiVectorStore.HeaderLengthV2),
                 $"the manifest hashes only the first {file.HashedBytes} bytes of '{file.Name}'; only the token store's {MultiVectorStore.HeaderLengthV2}-byte header is hashed so");
             (long length, ulong hash) = HashFile(path, file.HashedBytes);
             Invalid(length != file.Length, $"the file '{path}' has {length} bytes; the manifest says {file.Length}");

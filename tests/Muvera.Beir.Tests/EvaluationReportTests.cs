@@ -113,7 +113,7 @@ public sealed class EvaluationReportTests
             Assert.That(root.EnumerateObject().Select(p => p.Name), Is.EqualTo(new[]
             {
                 "dataset", "split", "documents", "queries", "model", "fde", "index", "runs", "build_seconds", "memory_bytes",
-                "fde_storage", "fde_bytes_per_document", "token_bytes_per_document",
+                "fde_storage", "fde_bytes_per_document", "token_bytes_per_document", "token_storage",
             }));
             Assert.That(root.GetProperty("fde").EnumerateObject().Select(p => p.Name), Is.EqualTo(new[]
             {

@@ -372,7 +372,8 @@ public sealed class MultiVectorStoreTests
 
     public static IEnumerable<TestCaseData> Corruptions()
     {
-        // Layout of the fixture (9 documents): offsets 64..143, padding to 192, data from 192.
+        // Format version 1, as older writers left it. Layout of the fixture (9 documents): offsets 64..143, padding to
+        // 192, data from 192.
         yield return Case("empty file", b => b[..0], "truncated");
         yield return Case("inside header", b => b[..40], "truncated");
         yield return Case("header only", b => b[..64], "truncated");
@@ -381,7 +382,7 @@ public sealed class MultiVectorStoreTests
         yield return Case("inside data", b => b[..(b.Length - 1)], "truncated");
         yield return Case("trailing byte", b => [.. b, 0], "trailing");
         yield return Case("wrong magic", b => Set(b, 0, (byte)'X'), "magic");
-        yield return Case("unknown version", b => Set(b, 8, 2), "format version 2");
+        yield return Case("unknown version", b => Set(b, 8, 3), "format version 3");
         yield return Case("bad element type", b => Set(b, 10, 9), "element type 9");
         yield return Case("unknown flag", b => Set(b, 12, 4), "flag");
         yield return Case("header checksum", b => Set(b, 17, 1), "header checksum");
@@ -404,7 +405,7 @@ public sealed class MultiVectorStoreTests
     public void Load_CorruptInput_ThrowsInvalidDataNamingTheCause(Func<byte[], byte[]> corrupt, string cause)
     {
         using MultiVectorStore store = Build(StoreElementType.Float32, normalize: false, out _);
-        byte[] bytes = corrupt(SaveToBytes(store));
+        byte[] bytes = corrupt(SaveToBytesVersion1(store));
         InvalidDataException? fromStream = Assert.Throws<InvalidDataException>(() => MultiVectorStore.Load(new MemoryStream(bytes)));
         Assert.That(fromStream!.Message, Does.Contain(cause).IgnoreCase);
         string path = TempPath();
@@ -421,10 +422,10 @@ public sealed class MultiVectorStoreTests
     }
 
     [Test]
-    public void Save_FixtureLayout_MatchesTheDocumentedOffsets()
+    public void SaveVersion1_FixtureLayout_MatchesTheDocumentedOffsets()
     {
         using MultiVectorStore store = Build(StoreElementType.Float16, normalize: true, out _);
-        byte[] bytes = SaveToBytes(store);
+        byte[] bytes = SaveToBytesVersion1(store);
         Assert.That(bytes.AsSpan(0, 8).ToArray(), Is.EqualTo("MVSTORE\0"u8.ToArray()));
         Assert.That(BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(8)), Is.EqualTo(1));
         Assert.That(BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(10)), Is.EqualTo(1));
@@ -462,6 +463,14 @@ public sealed class MultiVectorStoreTests
     {
         using var stream = new MemoryStream();
         store.Save(stream);
+        return stream.ToArray();
+    }
+
+    // The old format (version 1, FNV-1a over everything), which readers still accept.
+    private static byte[] SaveToBytesVersion1(MultiVectorStore store)
+    {
+        using var stream = new MemoryStream();
+        store.SaveVersion1(stream);
         return stream.ToArray();
     }
 

@@ -82,6 +82,27 @@ internal sealed class CentroidSet
     public int Nearest(SimdWidth width, ReadOnlySpan<float> point, Span<float> scratch, out float value)
     {
         Evaluate(width, point, scratch);
+        return ArgBest(scratch, out value);
+    }
+
+    /// <summary><see cref="Nearest"/> for the 4 points of <paramref name="points"/> (4 rows of d) at once, reading the
+    /// centroids once for all 4 (<see cref="CentroidKernels.Evaluate4"/>); the same ids and values as 4 calls.</summary>
+    /// <param name="width">The SIMD width.</param>
+    /// <param name="points">4 × d coordinates.</param>
+    /// <param name="scratch">4 × <see cref="Columns"/> floats of scratch.</param>
+    /// <param name="ids">Receives 4 ids.</param>
+    /// <param name="values">Receives 4 distances or inner products.</param>
+    public void Nearest4(SimdWidth width, ReadOnlySpan<float> points, Span<float> scratch, Span<int> ids, Span<float> values)
+    {
+        CentroidKernels.Evaluate4(width, points, _table, Columns, _bias, Metric == KMeansMetric.InnerProduct, scratch);
+        for (int p = 0; p < 4; p++)
+        {
+            ids[p] = ArgBest(scratch.Slice(p * Columns, Columns), out values[p]);
+        }
+    }
+
+    private int ArgBest(ReadOnlySpan<float> scratch, out float value)
+    {
         int best = 0;
         float bestValue = scratch[0];
         if (Metric == KMeansMetric.L2)

@@ -123,9 +123,25 @@ internal static class KMeans
     private static bool AssignRange(SimdWidth width, ReadOnlySpan<float> points, CentroidSet set, int[] assignments, float[] values, int start, int end)
     {
         int d = set.Dimension;
-        Span<float> scratch = set.Columns <= 1024 ? stackalloc float[set.Columns] : new float[set.Columns];
+        Span<float> scratch = set.Columns <= 1024 ? stackalloc float[4 * set.Columns] : new float[4 * set.Columns];
+        Span<int> four = stackalloc int[4];
+        Span<float> fourValues = stackalloc float[4];
         bool changed = false;
-        for (int i = start; i < end; i++)
+        int i = start;
+
+        // Four points per pass over the centroids (the same ids and values as one at a time).
+        for (; i + 4 <= end; i += 4)
+        {
+            set.Nearest4(width, points.Slice(i * d, 4 * d), scratch, four, fourValues);
+            for (int p = 0; p < 4; p++)
+            {
+                changed |= four[p] != assignments[i + p];
+                assignments[i + p] = four[p];
+                values[i + p] = fourValues[p];
+            }
+        }
+
+        for (; i < end; i++)
         {
             int nearest = set.Nearest(width, points.Slice(i * d, d), scratch, out float value);
             changed |= nearest != assignments[i];

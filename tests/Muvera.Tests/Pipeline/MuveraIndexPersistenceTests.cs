@@ -297,13 +297,21 @@ public sealed class MuveraIndexPersistenceTests
     {
         int cases = 0, loaded = 0;
         var random = new Random(20261128);
-        foreach (MipsBackend backend in new MipsBackend[] { new FlatMipsBackend(FdeStorage.Float32), new FlatMipsBackend(FdeStorage.ProductQuantization() with { TrainingRows = 20 }), new USearchMipsBackend(new USearchOptions { ScalarKind = USearchScalarKind.Float32 }) })
+        int lazilyRefused = 0;
+        foreach ((MipsBackend backend, TokenStorage? tokens) in new (MipsBackend, TokenStorage?)[]
+        {
+            (new FlatMipsBackend(FdeStorage.Float32), null),
+            (new FlatMipsBackend(FdeStorage.ProductQuantization() with { TrainingRows = 20 }), null),
+            (new USearchMipsBackend(new USearchOptions { ScalarKind = USearchScalarKind.Float32 }), null),
+            (new FlatMipsBackend(FdeStorage.Float32), TokenStorage.Residual(2)),
+            (new FlatMipsBackend(FdeStorage.Float32), TokenStorage.Int8),
+        })
         {
             RequireBackend(backend);
-            string directory = Path.Combine(_root, "fuzz-" + backend.Kind + "-" + ((backend as FlatMipsBackend)?.Storage.Kind.ToString() ?? "native"));
+            string directory = Path.Combine(_root, "fuzz-" + backend.Kind + "-" + ((backend as FlatMipsBackend)?.Storage.Kind.ToString() ?? "native") + "-" + (tokens?.Kind.ToString() ?? "f32"));
             SyntheticCorpus corpus;
             MuveraSearchHit[][] expected;
-            using (MuveraIndex index = MuveraIndexTests.BuildSmall(out corpus, documents: 40, backend: backend))
+            using (MuveraIndex index = MuveraIndexTests.BuildSmall(out corpus, documents: 40, backend: backend, tokenStorage: tokens))
             {
                 index.Delete(corpus.Ids[7]);
                 index.Calibrate(corpus.Queries.Take(3).ToArray(), 3, 0.9);
@@ -335,18 +343,32 @@ public sealed class MuveraIndexPersistenceTests
                 {
                     cases++;
                     File.WriteAllBytes(path, mutation);
+                    bool opened = false;
                     try
                     {
                         using MuveraIndex index = MuveraIndex.Load(directory);
+                        opened = true;
                         loaded++;
+
+                        // Token data is verified block by block on first use: a corrupt block may open, but then throws
+                        // InvalidDataException when a search or Verify touches it, and never scores.
                         MuveraSearchHit[][] actual = Run(index, corpus);
                         for (int q = 0; q < expected.Length; q++)
                         {
                             Assert.That(actual[q], Is.EqualTo(expected[q]), $"{Path.GetFileName(path)}: a load that succeeds must give the original index");
                         }
+
+                        index.Verify();
+                        MuveraSearchHit[][] again = Run(index, corpus);
+                        Assert.That(again, Is.EqualTo(expected), $"{Path.GetFileName(path)}: results after Verify");
                     }
                     catch (InvalidDataException)
                     {
+                        if (opened)
+                        {
+                            loaded--;
+                            lazilyRefused++;
+                        }
                     }
                     catch (Exception e) when (e is not AssertionException)
                     {
@@ -360,7 +382,7 @@ public sealed class MuveraIndexPersistenceTests
             }
         }
 
-        TestContext.Out.WriteLine($"{cases} mutated files, {loaded} loaded (to the original index), the rest InvalidDataException");
+        TestContext.Out.WriteLine($"{cases} mutated files, {loaded} loaded (to the original index), {lazilyRefused} opened and then refused on first use of the corrupt token block, the rest InvalidDataException at load");
         Assert.That(cases, Is.GreaterThanOrEqualTo(2000));
     }
 

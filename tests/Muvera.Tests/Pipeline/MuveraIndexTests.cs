@@ -30,10 +30,10 @@ public sealed class MuveraIndexTests
     };
 
     internal static MuveraIndex BuildSmall(out SyntheticCorpus corpus, int documents = 300, MipsBackend? backend = null,
-        StoreElementType tokens = StoreElementType.Float32, bool normalize = false)
+        StoreElementType tokens = StoreElementType.Float32, bool normalize = false, TokenStorage? tokenStorage = null)
     {
         corpus = SyntheticCorpus.Create(documents, 12, seed: 11, dimension: Dimension, tokens: 10, queryTokens: 6, topics: 40);
-        var options = new MuveraIndexOptions { Fde = SmallFde, TokenElementType = tokens, NormalizeTokens = normalize };
+        var options = new MuveraIndexOptions { Fde = SmallFde, TokenElementType = tokens, NormalizeTokens = normalize, TokenStorage = tokenStorage };
         MuveraIndex index = MuveraIndex.Create(options, backend ?? new FlatMipsBackend(FdeStorage.Float32));
         index.AddRange(corpus.Ids, corpus.Documents);
         return index;
