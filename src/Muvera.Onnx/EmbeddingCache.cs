@@ -169,6 +169,18 @@ public sealed class EmbeddingCache
             return null;
         }
 
+        try
+        {
+            // A store checks its token blocks on first use; a cached corpus is read whole anyway, so check it now and
+            // encode again when it is corrupt, instead of failing later.
+            store.Verify();
+        }
+        catch (InvalidDataException)
+        {
+            store.Dispose();
+            return null;
+        }
+
         if (store.Count == count && store.Dimension == dimension)
         {
             return store;
