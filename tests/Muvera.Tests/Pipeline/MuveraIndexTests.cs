@@ -139,7 +139,7 @@ public sealed class MuveraIndexTests
     }
 
     [Test]
-    public void Compact_KeepsIdsAndResults_AndDropsDeletedDocuments([Values] StoreElementType tokens, [Values] bool normalize)
+    public void Compact_KeepsIdsAndResults_AndDropsDeletedDocuments([Values(StoreElementType.Float32, StoreElementType.Float16)] StoreElementType tokens, [Values] bool normalize)
     {
         using MuveraIndex index = BuildSmall(out SyntheticCorpus corpus, tokens: tokens, normalize: normalize);
         for (int i = 0; i < 300; i += 3)
