@@ -47,6 +47,7 @@ public sealed class ListParsersTests
     {
         FdeStorage storage = ListParsers.ParseFdeStorage(text);
         Assert.That(storage.ToString(), Is.EqualTo(expected));
+        Assert.That(storage.HasRefinement, Is.False);
         Assert.That(storage, Is.EqualTo(expected switch
         {
             "f32" => FdeStorage.Float32,
@@ -56,10 +57,21 @@ public sealed class ListParsersTests
         }));
     }
 
+    [Test]
+    public void ParseFdeStorage_Refinement_ReturnsTheTwoStages()
+    {
+        Assert.That(ListParsers.ParseFdeStorage("pq:4,4+4,4"), Is.EqualTo(FdeStorage.ProductQuantization(4, 4).WithRefinement(4, 4, 2)));
+        Assert.That(ListParsers.ParseFdeStorage("pq:4,4+8,8x3"), Is.EqualTo(FdeStorage.ProductQuantization(4, 4).WithRefinement(8, 8, 3)));
+    }
+
+    [TestCase("pq:4,4+4", "pq[:<bits>")]
+    [TestCase("pq:4,4+4,4x0", "candidatesPerResult")]
+    [TestCase("pq:4,4+4,4+4,4", "pq[:<bits>")]
+    [TestCase("pq:4,4+4,4xa", "not a number")]
     [TestCase("pq:5", "4-bit or 8-bit")]
     [TestCase("pq:4,0", "subspaceDimension")]
-    [TestCase("pq:4,4,4", "pq:<bits>")]
-    [TestCase("pq:x", "pq:<bits>")]
+    [TestCase("pq:4,4,4", "pq[:<bits>")]
+    [TestCase("pq:x", "pq[:<bits>")]
     [TestCase("bf16", "f32, f16, int8 or pq")]
     public void ParseFdeStorage_Invalid_ThrowsNamingTheValue(string text, string detail)
     {
