@@ -482,8 +482,26 @@ public sealed class QuantizedMipsIndex : IMipsIndex
         }
 
         using FdeCodecQuery prepared = _codec.Prepare(query);
-        TopKHeap heap = Scan(prepared, Math.Min(k, _count), parallelOptions);
-        return heap.CopySorted(results);
+        int pool = (int)Math.Min(_count, (long)k * prepared.CandidatesPerResult);
+        TopKHeap heap = Scan(prepared, pool, parallelOptions);
+        if (pool == k)
+        {
+            return heap.CopySorted(results);
+        }
+
+        // A refinement stage re-scores the scan's candidates and keeps the best k.
+        var candidates = new ScoredId[heap.Count];
+        heap.CopySorted(candidates);
+        for (int i = 0; i < candidates.Length; i++)
+        {
+            int id = candidates[i].Id;
+            candidates[i] = new ScoredId(id, prepared.Refine(_chunks[id / _rowsPerChunk], id % _rowsPerChunk, candidates[i].Score));
+        }
+
+        Array.Sort(candidates);
+        int found = Math.Min(k, candidates.Length);
+        candidates.AsSpan(0, found).CopyTo(results);
+        return found;
     }
 
     private TopKHeap Scan(FdeCodecQuery prepared, int pool, ParallelOptions parallelOptions)
@@ -697,6 +715,9 @@ public sealed class QuantizedMipsIndex : IMipsIndex
         BinaryPrimitives.WriteInt32LittleEndian(header[36..], Storage.Iterations);
         BinaryPrimitives.WriteInt32LittleEndian(header[40..], Storage.Seed);
         BinaryPrimitives.WriteUInt16LittleEndian(header[44..], _codec is null ? (ushort)0 : TrainedFlag);
+        header[46] = (byte)Storage.RefineBits;
+        header[47] = (byte)Storage.RefineCandidates;
+        BinaryPrimitives.WriteUInt16LittleEndian(header[48..], (ushort)Storage.RefineSubspaceDimension);
         BinaryPrimitives.WriteUInt64LittleEndian(header[56..], Fnv64.Append(Fnv64.Basis, header[..56]));
     }
 
@@ -719,7 +740,7 @@ public sealed class QuantizedMipsIndex : IMipsIndex
         }
 
         ushort flags = BinaryPrimitives.ReadUInt16LittleEndian(header[44..]);
-        if ((flags & ~TrainedFlag) != 0 || BinaryPrimitives.ReadUInt16LittleEndian(header[46..]) != 0 || header[48..56].ContainsAnyExcept((byte)0))
+        if ((flags & ~TrainedFlag) != 0 || header[50..56].ContainsAnyExcept((byte)0))
         {
             throw new InvalidDataException("Quantized index header has unknown flags or non-zero reserved fields (written by a later version?).");
         }
@@ -745,6 +766,16 @@ public sealed class QuantizedMipsIndex : IMipsIndex
                 Iterations = BinaryPrimitives.ReadInt32LittleEndian(header[36..]),
                 Seed = BinaryPrimitives.ReadInt32LittleEndian(header[40..]),
             };
+            int refineBits = header[46], refineCandidates = header[47], refineSubspace = BinaryPrimitives.ReadUInt16LittleEndian(header[48..]);
+            if (refineBits != 0 || refineCandidates != 0 || refineSubspace != 0)
+            {
+                if (kind != FdeStorageKind.ProductQuantization)
+                {
+                    throw new InvalidDataException("Quantized index header gives a refinement stage to int8 storage.");
+                }
+
+                storage = storage.WithRefinement(refineBits, refineSubspace, refineCandidates);
+            }
         }
         catch (ArgumentException e)
         {

@@ -33,6 +33,14 @@ public sealed class FdeStorageTests
             Assert.That(FdeStorage.Float32.IsQuantized, Is.False);
             Assert.That(FdeStorage.Default.IsQuantized, Is.True);
             Assert.That(FdeStorage.Default with { Seed = 2 }, Is.Not.EqualTo(FdeStorage.Default));
+            FdeStorage refined = FdeStorage.ProductQuantization().WithRefinement(4, 4, 3);
+            Assert.That(refined.ToString(), Is.EqualTo("pq:4,4+4,4"));
+            Assert.That(refined.HasRefinement, Is.True);
+            Assert.That((refined.RefineBits, refined.RefineSubspaceDimension, refined.RefineCandidates), Is.EqualTo((4, 4, 3)));
+            Assert.That(refined.BytesPerVector(10_240), Is.EqualTo(2_560), "1,280 bytes scanned, 1,280 more read for the re-scored candidates");
+            Assert.That(refined, Is.Not.EqualTo(FdeStorage.ProductQuantization()));
+            Assert.That(refined with { Seed = 3 }, Has.Property(nameof(FdeStorage.RefineCandidates)).EqualTo(3), "with keeps the refinement");
+            Assert.That(FdeStorage.ProductQuantization().HasRefinement, Is.False);
         });
     }
 
@@ -50,6 +58,10 @@ public sealed class FdeStorageTests
             Assert.That(() => FdeStorage.Default with { Iterations = 0 }, Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("[1, 1000]"));
             Assert.That(() => FdeStorage.Float32 with { TrainingRows = 10 }, Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("quantized"));
             Assert.That(() => FdeStorage.Default.BytesPerVector(0), Throws.InstanceOf<ArgumentOutOfRangeException>());
+            Assert.That(() => FdeStorage.Int8.WithRefinement(), Throws.InvalidOperationException.With.Message.Contains("Int8"));
+            Assert.That(() => FdeStorage.ProductQuantization().WithRefinement(3), Throws.InstanceOf<ArgumentOutOfRangeException>().With.Property("ParamName").EqualTo("bits"));
+            Assert.That(() => FdeStorage.ProductQuantization().WithRefinement(4, 4, 0), Throws.InstanceOf<ArgumentOutOfRangeException>()
+                .With.Property("ParamName").EqualTo("candidatesPerResult"));
         });
     }
 
