@@ -1202,7 +1202,7 @@ public sealed class MultiVectorStore : IDisposable
             StoreElementType.Float32 => 4L * dimension,
             StoreElementType.Float16 => 2L * dimension,
             StoreElementType.Int8 => dimension,
-            _ => 2 + ((((long)dimension * bits) + 7) / 8),
+            _ => 4 + ((((long)dimension * bits) + 7) / 8),
         };
         if (recordBytes != expectedRecord)
         {

@@ -11,9 +11,10 @@ namespace Muvera;
 /// int8 scalar quantization or ColBERTv2-style residual codes, with the training settings of the quantized kinds.
 /// </summary>
 /// <remarks>
-/// <para>Bytes per token at dimension d (<see cref="BytesPerToken"/>): 4·d, 2·d, d (int8), and 2 + ⌈d·b/8⌉ for b-bit
-/// residuals (a 16-bit centroid id and the codes); the learned parameters are a fixed cost on top (int8: 8·d bytes;
-/// residual: K·d half-precision centroids and d·(2^(b+1) − 1) floats of bucket cut-offs and values).</para>
+/// <para>Bytes per token at dimension d (<see cref="BytesPerToken"/>): 4·d, 2·d, d (int8), and 4 + ⌈d·b/8⌉ for b-bit
+/// residuals (a 16-bit centroid id, a half-precision norm scale and the codes); the learned parameters are a fixed cost
+/// on top (int8: 8·d bytes; residual: K·d half-precision centroids and d·(2^(b+1) − 1) floats of bucket cut-offs and
+/// values).</para>
 /// <para>Training: a quantized store learns its parameters once, from a sample of token vectors (the first batch a
 /// <see cref="MuveraIndex"/> adds, at least <see cref="MinTrainingTokens"/> tokens, or an explicit
 /// <see cref="MuveraIndex.TrainTokenStorage(System.Collections.Generic.IReadOnlyList{ReadOnlyMultiVector})"/> /
@@ -127,9 +128,10 @@ public sealed record TokenStorage
     /// <summary>The seed of the training sample and of the k-means initialisation (default 1).</summary>
     public int Seed { get; init; } = 1;
 
-    /// <summary>ColBERTv2-style residual storage: each token is stored as the id of its nearest of K learned centroids
-    /// plus a <paramref name="bits"/>-bit code per coordinate of its residual, against per-coordinate bucket cut-offs and
-    /// bucket values learned from the residuals' quantiles.</summary>
+    /// <summary>ColBERTv2-style residual storage: each token is stored as the id of its nearest of K learned centroids,
+    /// a <paramref name="bits"/>-bit code per coordinate of its residual (against per-coordinate bucket cut-offs and
+    /// bucket values learned from the quantiles of held-out residuals) and a half-precision scale that restores the
+    /// token's norm after decoding.</summary>
     /// <param name="bits">1, 2 (default) or 4 bits per coordinate.</param>
     /// <param name="centroids">K, or null for ColBERTv2's rule (<see cref="Centroids"/>).</param>
     /// <returns>The storage.</returns>
@@ -165,7 +167,7 @@ public sealed record TokenStorage
 
     /// <summary>Bytes one token of dimension <paramref name="dimension"/> takes (learned parameters excluded).</summary>
     /// <param name="dimension">The token dimension (positive).</param>
-    /// <returns>4·d, 2·d, d, or 2 + ⌈d·bits/8⌉.</returns>
+    /// <returns>4·d, 2·d, d, or 4 + ⌈d·bits/8⌉.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="dimension"/> is not positive.</exception>
     public int BytesPerToken(int dimension)
     {
@@ -175,7 +177,7 @@ public sealed record TokenStorage
             StoreElementType.Float32 => checked(4 * dimension),
             StoreElementType.Float16 => checked(2 * dimension),
             StoreElementType.Int8 => dimension,
-            _ => checked(2 + (int)((((long)dimension * Bits) + 7) / 8)),
+            _ => checked(4 + (int)((((long)dimension * Bits) + 7) / 8)),
         };
     }
 

@@ -35,6 +35,8 @@ internal interface ILanes<TVec>
 
     static abstract TVec Subtract(TVec left, TVec right);
 
+    static abstract TVec Multiply(TVec left, TVec right);
+
     /// <summary>Fused <c>a·b + c</c> with one rounding (also where emulated), like <see cref="MathF.FusedMultiplyAdd"/>.</summary>
     static abstract TVec MultiplyAdd(TVec a, TVec b, TVec c);
 
@@ -85,6 +87,8 @@ internal readonly struct Lanes512 : ILanes<Vector512<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Subtract(Vector512<float> left, Vector512<float> right) => left - right;
+
+    public static Vector512<float> Multiply(Vector512<float> left, Vector512<float> right) => left * right;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> MultiplyAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
@@ -162,6 +166,8 @@ internal readonly struct Lanes256 : ILanes<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Subtract(Vector256<float> left, Vector256<float> right) => left - right;
 
+    public static Vector256<float> Multiply(Vector256<float> left, Vector256<float> right) => left * right;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> MultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
 
@@ -234,6 +240,8 @@ internal readonly struct Lanes128 : ILanes<Vector128<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Subtract(Vector128<float> left, Vector128<float> right) => left - right;
+
+    public static Vector128<float> Multiply(Vector128<float> left, Vector128<float> right) => left * right;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> MultiplyAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.FusedMultiplyAdd(a, b, c);
@@ -310,6 +318,8 @@ internal readonly struct LanesScalar : ILanes<float>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Subtract(float left, float right) => left - right;
+
+    public static float Multiply(float left, float right) => left * right;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MultiplyAdd(float a, float b, float c) => MathF.FusedMultiplyAdd(a, b, c);

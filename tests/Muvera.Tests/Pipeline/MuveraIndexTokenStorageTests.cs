@@ -16,8 +16,8 @@ namespace Muvera.Tests.Pipeline;
 [TestFixture]
 public sealed class MuveraIndexTokenStorageTests
 {
-    // Measured 0.9288 with 2-bit residuals and ColBERTv2's centroid count (1,024 for these 4,430 tokens).
-    private const double ResidualNdcgFloor = 0.925;
+    // Issue #15's target for 2-bit residuals over the real ColBERTv2 vectors (float32 measures 0.9363).
+    private const double ResidualNdcgTarget = 0.93;
 
     private string _root = "";
 
@@ -176,9 +176,7 @@ public sealed class MuveraIndexTokenStorageTests
 
         double mean = sum / data.Queries.Count;
         TestContext.Out.WriteLine($"residual:2 ({store.EncodedBytes / (double)store.TokenCount:F1} bytes per token with the codebook): mean nDCG@10 {mean:F4} (float32: 0.9363)");
-        // Issue #15 asks for 0.93; this build measures 0.9288 (float32: 0.9363), so the floor guards the measured value
-        // against regressions rather than claiming the target.
-        Assert.That(mean, Is.GreaterThanOrEqualTo(ResidualNdcgFloor));
+        Assert.That(mean, Is.GreaterThanOrEqualTo(ResidualNdcgTarget));
     }
 
     private static IMipsIndex GetMips(MuveraIndex index) =>

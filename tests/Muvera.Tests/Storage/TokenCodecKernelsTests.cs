@@ -1,7 +1,9 @@
 // Copyright (c) Muvera contributors. Licensed under the MIT License.
 
 using System;
+using System.Buffers.Binary;
 using System.Linq;
+using System.Runtime.InteropServices;
 using Muvera.Kernels;
 using Muvera.Tests.Fixtures;
 
@@ -43,7 +45,7 @@ public sealed class TokenCodecKernelsTests
     }
 
     [Test]
-    public void AddInPlace_EveryWidth_EqualsScalarSums([ValueSource(nameof(s_widths))] int simdWidth)
+    public void AddScaleInPlace_EveryWidth_EqualsScalarSumTimesScale([ValueSource(nameof(s_widths))] int simdWidth)
     {
         var width = (SimdWidth)simdWidth;
         Assume.That(SimdDispatch.IsAccelerated(width), $"{width} is not accelerated here");
@@ -52,8 +54,9 @@ public sealed class TokenCodecKernelsTests
         {
             float[] addend = TestVectors.Gaussian(random, d);
             float[] destination = TestVectors.Gaussian(random, d + 3);
-            float[] expected = destination.Select((x, i) => i < d ? x + addend[i] : x).ToArray();
-            TokenCodecKernels.AddInPlace(width, addend, destination);
+            const float scale = 1.0371f;
+            float[] expected = destination.Select((x, i) => i < d ? (x + addend[i]) * scale : x).ToArray();
+            TokenCodecKernels.AddScaleInPlace(width, addend, scale, destination);
             TestVectors.AssertBitIdentical(destination, expected, $"d = {d}");
         }
     }
@@ -82,42 +85,103 @@ public sealed class TokenCodecKernelsTests
     }
 
     [Test]
+    public void DecodeResidual_EveryWidth_EqualsScaledCentroidPlusLevelBitForBit([ValueSource(nameof(s_widths))] int simdWidth, [Values(1, 2)] int bits)
+    {
+        var width = (SimdWidth)simdWidth;
+        Assume.That(SimdDispatch.IsAccelerated(width), $"{width} is not accelerated here");
+        var random = new Random(17 + bits);
+        int levels = 1 << bits;
+        foreach (int d in s_dimensions)
+        {
+            const int k = 5;
+            const int tokens = 3;
+            int recordBytes = 4 + (((d * bits) + 7) / 8);
+            float[] centroids = TestVectors.Gaussian(random, k * d);
+            float[] levelValues = TestVectors.Gaussian(random, levels * d);
+            byte[] bytes = new byte[tokens * recordBytes];
+            random.NextBytes(bytes);
+            for (int t = 0; t < tokens; t++)
+            {
+                BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(t * recordBytes), (ushort)random.Next(k));
+                BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan((t * recordBytes) + 2), (Half)(0.5 + random.NextDouble()));
+            }
+
+            // The records end at a guard page, and so does the output: a read or write past either crashes the run.
+            using var recordBuffer = new GuardedBuffer((bytes.Length + 3) / 4);
+            Span<byte> records = MemoryMarshal.AsBytes(recordBuffer.Span)[^bytes.Length..];
+            bytes.CopyTo(records);
+            using var output = new GuardedBuffer(tokens * d);
+            TokenCodecKernels.DecodeResidual(width, records, recordBytes, bits, d, centroids, levelValues, output.Span);
+            float[] expected = new float[tokens * d];
+            for (int t = 0; t < tokens; t++)
+            {
+                int id = BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(t * recordBytes));
+                float scale = (float)BinaryPrimitives.ReadHalfLittleEndian(bytes.AsSpan((t * recordBytes) + 2));
+                for (int j = 0; j < d; j++)
+                {
+                    int code = (bytes[(t * recordBytes) + 4 + (j * bits / 8)] >> (j * bits % 8)) & (levels - 1);
+                    expected[(t * d) + j] = (centroids[(id * d) + j] + levelValues[(code * d) + j]) * scale;
+                }
+            }
+
+            TestVectors.AssertBitIdentical(output.Span.ToArray(), expected, $"d = {d}, {bits}-bit codes");
+        }
+    }
+
+    [Test]
     public void NearestCentroids_EveryWidth_SameIdsAsScalarAndNearestByDoubleReference([ValueSource(nameof(s_widths))] int simdWidth)
     {
         var width = (SimdWidth)simdWidth;
         Assume.That(SimdDispatch.IsAccelerated(width), $"{width} is not accelerated here");
         var random = new Random(14);
-        foreach ((int d, int k, int n) in new[] { (1, 1, 3), (5, 17, 9), (16, 64, 13), (130, 100, 21), (384, 40, 7) })
+        foreach ((int d, int k, int n) in new[] { (1, 1, 3), (5, 17, 9), (16, 64, 13), (16, 65, 4), (130, 100, 21), (384, 40, 7), (33, 200, 1), (7, 129, 5) })
         {
             float[] centroids = TestVectors.Gaussian(random, k * d);
             float[] points = TestVectors.Gaussian(random, n * d);
-            int columns = CentroidKernels.PadColumns(k);
-            float[] transposed = new float[d * columns];
-            float[] bias = Enumerable.Repeat(float.NegativeInfinity, columns).ToArray();
-            for (int c = 0; c < k; c++)
-            {
-                double norm = 0;
-                for (int j = 0; j < d; j++)
-                {
-                    transposed[(j * columns) + c] = centroids[(c * d) + j];
-                    norm += (double)centroids[(c * d) + j] * centroids[(c * d) + j];
-                }
-
-                bias[c] = (float)(-0.5 * norm);
-            }
+            int columns = TokenCodecKernels.PadPanelColumns(k);
+            Assert.That(columns % TokenCodecKernels.PanelColumns, Is.Zero);
+            float[] panels = new float[d * columns];
+            float[] bias = new float[columns];
+            TokenCodecKernels.PackCentroidPanels(centroids, d, panels, bias);
 
             int[] scalar = new int[n];
+            float[] scalarBest = new float[n];
             int[] actual = new int[n];
-            TokenCodecKernels.NearestCentroids(SimdWidth.Scalar, points, d, transposed, columns, bias, scalar);
-            TokenCodecKernels.NearestCentroids(width, points, d, transposed, columns, bias, actual);
+            float[] actualBest = new float[n];
+            TokenCodecKernels.NearestCentroids(SimdWidth.Scalar, points, d, panels, columns, bias, scalar, scalarBest);
+            TokenCodecKernels.NearestCentroids(width, points, d, panels, columns, bias, actual, actualBest);
             Assert.That(actual, Is.EqualTo(scalar), $"d = {d}, k = {k}: identical at every width");
+            TestVectors.AssertBitIdentical(actualBest, scalarBest, $"d = {d}, k = {k}: best values");
             for (int p = 0; p < n; p++)
             {
                 double[] distances = Enumerable.Range(0, k).Select(c =>
                     Enumerable.Range(0, d).Sum(j => Math.Pow((double)points[(p * d) + j] - centroids[(c * d) + j], 2))).ToArray();
                 double best = distances.Min();
                 Assert.That(distances[actual[p]], Is.LessThanOrEqualTo(best + (1e-4 * (1 + best))), $"d = {d}, k = {k}, point {p}");
+                double norm = Enumerable.Range(0, d).Sum(j => (double)points[(p * d) + j] * points[(p * d) + j]);
+                Assert.That(actualBest[p], Is.EqualTo((norm - distances[actual[p]]) / 2).Within(1e-4 * (1 + norm)), $"d = {d}, k = {k}, point {p}: ⟨x, c⟩ − ‖c‖²/2");
             }
+        }
+    }
+
+    [Test]
+    public void NearestCentroids_DuplicateCentroids_TiesGoToTheLowerId()
+    {
+        const int d = 9;
+        var random = new Random(19);
+        float[] one = TestVectors.Gaussian(random, d);
+        float[] centroids = [.. TestVectors.Gaussian(random, 70 * d), .. one, .. TestVectors.Gaussian(random, 10 * d), .. one];
+        int k = centroids.Length / d;
+        int columns = TokenCodecKernels.PadPanelColumns(k);
+        float[] panels = new float[d * columns];
+        float[] bias = new float[columns];
+        TokenCodecKernels.PackCentroidPanels(centroids, d, panels, bias);
+        foreach (int simdWidth in s_widths.Where(w => SimdDispatch.IsAccelerated((SimdWidth)w)))
+        {
+            int[] ids = new int[5];
+            float[] points = [.. one, .. one, .. one, .. one, .. one];
+            TokenCodecKernels.NearestCentroids((SimdWidth)simdWidth, points, d, panels, columns, bias, ids, new float[5]);
+            Assert.That(ids, Is.All.EqualTo(70), $"width {(SimdWidth)simdWidth}: centroid 70 and {k - 1} are equal; the lower id wins");
         }
     }
 

@@ -38,9 +38,9 @@ public sealed class TokenStorageTests
             Assert.That(TokenStorage.Float32.BytesPerToken(128), Is.EqualTo(512));
             Assert.That(TokenStorage.Float16.BytesPerToken(128), Is.EqualTo(256));
             Assert.That(TokenStorage.Int8.BytesPerToken(128), Is.EqualTo(128));
-            Assert.That(TokenStorage.Residual(1).BytesPerToken(128), Is.EqualTo(18));
-            Assert.That(TokenStorage.Residual(2).BytesPerToken(128), Is.EqualTo(34));
-            Assert.That(TokenStorage.Residual(4).BytesPerToken(130), Is.EqualTo(67));
+            Assert.That(TokenStorage.Residual(1).BytesPerToken(128), Is.EqualTo(20), "u16 id, f16 scale, 16 code bytes");
+            Assert.That(TokenStorage.Residual(2).BytesPerToken(128), Is.EqualTo(36));
+            Assert.That(TokenStorage.Residual(4).BytesPerToken(130), Is.EqualTo(69));
             Assert.That(TokenStorage.Residual().CentroidsFor(880_000), Is.EqualTo(8192), "ColBERTv2: 2^floor(log2(16 sqrt(T)))");
             Assert.That(TokenStorage.Residual().CentroidsFor(4430), Is.EqualTo(1024));
             Assert.That(TokenStorage.Residual().CentroidsFor(300), Is.EqualTo(64), "at most T/4");
@@ -129,7 +129,7 @@ public sealed class TokenStorageTests
     }
 
     [Test]
-    public void Residual_Encode_PicksTheNearestCentroidAndDecodesCentroidPlusBucketValue()
+    public void Residual_Encode_PicksTheNearestCentroidAndDecodesScaledCentroidPlusBucketValue()
     {
         MultiVectorStore store = Build(TokenStorage.Residual(2), out List<float[]> documents);
         var codec = (ResidualTokenCodec)store.Codec!;
@@ -139,20 +139,28 @@ public sealed class TokenStorageTests
         for (int t = 0; t < n; t++)
         {
             float[] token = documents[3].AsSpan(t * Dimension, Dimension).ToArray();
-            int id = BinaryPrimitives.ReadUInt16LittleEndian(records[(t * codec.RecordBytes)..]);
+            ReadOnlySpan<byte> record = records.Slice(t * codec.RecordBytes, codec.RecordBytes);
+            int id = BinaryPrimitives.ReadUInt16LittleEndian(record);
+            float scale = (float)BinaryPrimitives.ReadHalfLittleEndian(record[2..]);
             double Distance(int c) => Enumerable.Range(0, Dimension).Sum(j => Math.Pow((double)token[j] - codec.Centroids[(c * Dimension) + j], 2));
             double best = Enumerable.Range(0, k).Min(Distance);
             Assert.That(Distance(id), Is.LessThanOrEqualTo(best + 1e-6), $"token {t}");
             float[] decoded = new float[Dimension];
-            codec.Decode(SimdWidth.Scalar, records.Slice(t * codec.RecordBytes, codec.RecordBytes), decoded);
+            codec.Decode(SimdWidth.Scalar, record, decoded);
+            double unscaledNorm = 0;
             for (int j = 0; j < Dimension; j++)
             {
-                int code = (records[(t * codec.RecordBytes) + 2 + (j / 4)] >> ((j % 4) * 2)) & 3;
-                Assert.That(decoded[j], Is.EqualTo(codec.Centroids[(id * Dimension) + j] + codec.Values[(j * 4) + code]), $"token {t}, coordinate {j}");
+                int code = (record[ResidualTokenCodec.RecordHeaderBytes + (j / 4)] >> ((j % 4) * 2)) & 3;
+                float unscaled = codec.Centroids[(id * Dimension) + j] + codec.Values[(j * 4) + code];
+                unscaledNorm += (double)unscaled * unscaled;
+                Assert.That(decoded[j], Is.EqualTo(unscaled * scale), $"token {t}, coordinate {j}");
                 float residual = token[j] - codec.Centroids[(id * Dimension) + j];
                 int expected = Enumerable.Range(0, 3).Count(i => codec.Cutoffs[(j * 3) + i] < residual);
                 Assert.That(code, Is.EqualTo(expected), $"token {t}, coordinate {j}: the number of cut-offs below the residual");
             }
+
+            // The tokens are unit vectors: the scale restores norm 1 (to half precision).
+            Assert.That(scale * Math.Sqrt(unscaledNorm), Is.EqualTo(1).Within(1e-3), $"token {t}: the decoded norm");
         }
     }
 

@@ -55,7 +55,7 @@ public sealed class KMeansTests
     }
 
     [Test]
-    public void Train_PlantedClusters_FindsEveryCluster()
+    public void Train_PlantedClusters_FindsEveryClusterInEitherAssignmentForm()
     {
         // Eight well-separated clusters in 6-d: every centroid must end up near one planted centre, each centre taken once.
         const int d = 6, k = 8, perCluster = 200;
@@ -71,13 +71,10 @@ public sealed class KMeansTests
         }
 
         // k-means++ (uniform starts can merge two clusters into one local optimum, which is correct k-means behaviour).
-        float[] centroids = KMeans.Train(points, d, k, new KMeansSettings(25, 11, KMeansMetric.L2, KMeansInitialization.PlusPlus));
-        int[] matched = Enumerable.Range(0, k).Select(c => BruteForceNearest(centroids.AsSpan(c * d, d).ToArray(), centres, d, KMeansMetric.L2)).ToArray();
-        Assert.That(matched.Distinct().Count(), Is.EqualTo(k), "every planted cluster gets its own centroid");
-        for (int c = 0; c < k; c++)
+        foreach (bool expanded in new[] { false, true })
         {
-            double distance = Math.Sqrt(Enumerable.Range(0, d).Sum(j => Math.Pow(centroids[(c * d) + j] - centres[(matched[c] * d) + j], 2)));
-            Assert.That(distance, Is.LessThan(0.1), $"centroid {c} is the mean of its cluster");
+            float[] centroids = KMeans.Train(points, d, k, new KMeansSettings(25, 11, KMeansMetric.L2, KMeansInitialization.PlusPlus, Expanded: expanded));
+            AssertFindsEveryCentre(centroids, centres, d, k);
         }
     }
 
@@ -85,26 +82,31 @@ public sealed class KMeansTests
     public void Train_SameInputs_BitIdenticalAtEveryWidthAndThreadCount()
     {
         var random = new Random(5);
-        foreach ((int d, int k, KMeansMetric metric, KMeansInitialization init) in new[]
+        foreach ((int d, int k, KMeansMetric metric, KMeansInitialization init, bool expanded) in new[]
         {
-            (4, 16, KMeansMetric.L2, KMeansInitialization.PlusPlus),
-            (8, 256, KMeansMetric.L2, KMeansInitialization.Random),
-            (32, 32, KMeansMetric.InnerProduct, KMeansInitialization.PlusPlus),
+            (4, 16, KMeansMetric.L2, KMeansInitialization.PlusPlus, false),
+            (8, 256, KMeansMetric.L2, KMeansInitialization.Random, false),
+            (32, 32, KMeansMetric.InnerProduct, KMeansInitialization.PlusPlus, false),
+            (8, 200, KMeansMetric.L2, KMeansInitialization.Random, true),
+            (37, 20, KMeansMetric.L2, KMeansInitialization.PlusPlus, true),
         })
         {
             float[] points = TestVectors.Gaussian(random, 9000 * d);
-            float[] reference = KMeans.Train(points, d, k, new KMeansSettings(6, 42, metric, init, SimdWidth.Scalar));
+            float[] reference = KMeans.Train(points, d, k, new KMeansSettings(6, 42, metric, init, SimdWidth.Scalar, expanded));
             foreach (SimdWidth width in s_widths)
             {
                 foreach (int threads in new[] { 1, 2, 4 })
                 {
-                    var settings = new KMeansSettings(6, 42, metric, init, width);
+                    var settings = new KMeansSettings(6, 42, metric, init, width, expanded);
                     float[] actual = KMeans.Train(points, d, k, settings, new ParallelOptions { MaxDegreeOfParallelism = threads });
-                    TestVectors.AssertBitIdentical(actual, reference, $"d={d} k={k} {metric} {width} {threads} threads");
+                    TestVectors.AssertBitIdentical(actual, reference, $"d={d} k={k} {metric} expanded={expanded} {width} {threads} threads");
                 }
+
+                float[] serial = KMeans.Train(points, d, k, new KMeansSettings(6, 42, metric, init, width, expanded));
+                TestVectors.AssertBitIdentical(serial, reference, $"d={d} k={k} {metric} expanded={expanded} {width} without parallel options");
             }
 
-            float[] otherSeed = KMeans.Train(points, d, k, new KMeansSettings(6, 43, metric, init));
+            float[] otherSeed = KMeans.Train(points, d, k, new KMeansSettings(6, 43, metric, init, Expanded: expanded));
             Assert.That(otherSeed, Is.Not.EqualTo(reference), "another seed starts elsewhere");
         }
     }
@@ -137,9 +139,12 @@ public sealed class KMeansTests
         // Two far groups, three centroids all started inside the first group: Lloyd empties one centroid, which must move
         // to the far group rather than stay dead.
         float[] points = [0, 0.1f, 0.2f, 0.3f, 100, 100.1f];
-        float[] centroids = KMeans.Train(points, 1, 3, new KMeansSettings(10, 1, KMeansMetric.L2, KMeansInitialization.Random));
-        Assert.That(centroids.Count(c => c > 50), Is.GreaterThanOrEqualTo(1), "a centroid serves the far group");
-        Assert.That(centroids.Count(c => c < 1), Is.GreaterThanOrEqualTo(1), "a centroid serves the near group");
+        foreach (bool expanded in new[] { false, true })
+        {
+            float[] centroids = KMeans.Train(points, 1, 3, new KMeansSettings(10, 1, KMeansMetric.L2, KMeansInitialization.Random, Expanded: expanded));
+            Assert.That(centroids.Count(c => c > 50), Is.GreaterThanOrEqualTo(1), $"a centroid serves the far group (expanded: {expanded})");
+            Assert.That(centroids.Count(c => c < 1), Is.GreaterThanOrEqualTo(1), $"a centroid serves the near group (expanded: {expanded})");
+        }
     }
 
     [Test]
@@ -164,6 +169,17 @@ public sealed class KMeansTests
         Assert.That(counts, Is.All.InRange(1600, 2400), "each tenth of the range gets about a tenth of 20,000 draws");
         var all = new SplitMix64(3);
         Assert.That(KMeans.SampleIndices(5, 5, ref all), Is.EqualTo(new[] { 0, 1, 2, 3, 4 }));
+    }
+
+    private static void AssertFindsEveryCentre(float[] centroids, float[] centres, int d, int k)
+    {
+        int[] matched = Enumerable.Range(0, k).Select(c => BruteForceNearest(centroids.AsSpan(c * d, d).ToArray(), centres, d, KMeansMetric.L2)).ToArray();
+        Assert.That(matched.Distinct().Count(), Is.EqualTo(k), "every planted cluster gets its own centroid");
+        for (int c = 0; c < k; c++)
+        {
+            double distance = Math.Sqrt(Enumerable.Range(0, d).Sum(j => Math.Pow(centroids[(c * d) + j] - centres[(matched[c] * d) + j], 2)));
+            Assert.That(distance, Is.LessThan(0.1), $"centroid {c} is the mean of its cluster");
+        }
     }
 
     private static int BruteForceNearest(float[] point, float[] centroids, int d, KMeansMetric metric)
