@@ -31,6 +31,8 @@ public sealed class LocalIndexerTests
             Assert.That(state.Files.Select(f => f.Path), Is.Ordered.Using((IComparer<string>)StringComparer.Ordinal));
             Assert.That(index.GetIds(), Is.EquivalentTo(state.Files.SelectMany(f => f.Passages).Select(p => p.Id)));
             Assert.That(state.Files.All(f => f.Sha256.Length == 64 && f.Passages.Count > 0), Is.True);
+            Assert.That(index.Options.TokenStorage, Is.EqualTo(LocalIndexer.PassageTokenStorage), "residual tokens, trained on the first batch");
+            Assert.That(index.IsTokenStorageTrained, Is.True);
         });
         TestContext.Out.WriteLine($"indexed {report.FilesScanned} files, {report.PassagesEncoded} passages in {report.Elapsed.TotalSeconds:F2} s");
     }
@@ -246,6 +248,43 @@ public sealed class LocalIndexerTests
             Assert.That(report.FilesScanned, Is.Zero);
             Assert.That(report.Saved, Is.True);
             Assert.That(searcher.Search("anything", 5), Is.Empty);
+        });
+
+        // The saved index is empty and untrained: the next run with files trains it on its first batch.
+        TestFolders.CopyDirectory(TestFolders.Documents, location.Folder);
+        IndexReport second = new LocalIndexer(location, TestFolders.Encoder).Run(null, CancellationToken.None);
+        using MuveraIndex index = MuveraIndex.Load(location.IndexDirectory);
+        Assert.Multiple(() =>
+        {
+            Assert.That(second.PassagesTotal, Is.EqualTo(TestFolders.BaselineReport.PassagesTotal));
+            Assert.That(index.Options.TokenStorage, Is.EqualTo(LocalIndexer.PassageTokenStorage));
+            Assert.That(index.IsTokenStorageTrained, Is.True);
+        });
+    }
+
+    [Test]
+    public void Run_FirstBatchTooSmallToTrain_KeepsFloat16TokensAsTheIndexGrows()
+    {
+        string folder = TestFolders.CreateTemporaryFolder();
+        File.WriteAllText(Path.Combine(folder, "short.md"), "Too few tokens to train a residual codebook.");
+        var location = new LocalIndexLocation(folder);
+
+        new LocalIndexer(location, TestFolders.Encoder).Run(null, CancellationToken.None);
+        using (MuveraIndex small = MuveraIndex.Load(location.IndexDirectory))
+        {
+            Assert.That(small.Options.TokenElementType, Is.EqualTo(StoreElementType.Float16));
+            Assert.That(small.Count, Is.EqualTo(1));
+        }
+
+        TestFolders.CopyDirectory(TestFolders.Documents, folder);
+        new LocalIndexer(location, TestFolders.Encoder).Run(null, CancellationToken.None);
+        using MuveraIndex grown = MuveraIndex.Load(location.IndexDirectory);
+        using LocalSearcher searcher = LocalSearcher.Open(location, TestFolders.Encoder);
+        Assert.Multiple(() =>
+        {
+            Assert.That(grown.Options.TokenElementType, Is.EqualTo(StoreElementType.Float16));
+            Assert.That(grown.Count, Is.EqualTo(TestFolders.BaselineReport.PassagesTotal + 1));
+            Assert.That(searcher.Search("residual codebook", 5), Is.Not.Empty);
         });
     }
 
