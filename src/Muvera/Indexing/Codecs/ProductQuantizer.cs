@@ -491,7 +491,7 @@ internal sealed class ProductQuantizer : FdeCodec
             }
         }
 
-        public override void Scan(ReadOnlySpan<byte> blocks, int rows, int firstId, TopKHeap heap)
+        public override void Scan(ReadOnlySpan<byte> blocks, int rows, int firstId, TopKHeap heap, MipsFilter? filter)
         {
             int blockBytes = _quantizer.BlockBytes;
             Span<uint> totals = stackalloc uint[64];
@@ -504,7 +504,10 @@ internal sealed class ProductQuantizer : FdeCodec
                     PqScanKernels.Scan8(blocks.Slice(start * blockBytes), blockBytes, m, take, _tables, totals);
                     for (int r = 0; r < take; r++)
                     {
-                        heap.Push(firstId + start + r, Offset + (Step * totals[r]));
+                        if (filter is null || filter.Allows(firstId + start + r))
+                        {
+                            heap.Push(firstId + start + r, Offset + (Step * totals[r]));
+                        }
                     }
                 }
 
@@ -520,7 +523,10 @@ internal sealed class ProductQuantizer : FdeCodec
                 int take = Math.Min(PqScanKernels.BlockRows, rows - start);
                 for (int r = 0; r < take; r++)
                 {
-                    heap.Push(firstId + start + r, Offset + (Step * totals[r]));
+                    if (filter is null || filter.Allows(firstId + start + r))
+                    {
+                        heap.Push(firstId + start + r, Offset + (Step * totals[r]));
+                    }
                 }
             }
         }
