@@ -36,7 +36,7 @@ public sealed class MuveraIndexFilterTests
             index.AddRange(corpus.Ids[first..(first + 2_000)], corpus.Documents[first..(first + 2_000)]);
         }
 
-        foreach (double selectivity in new[] { 0.01, 0.10, 0.50 })
+        foreach (double selectivity in new[] { 0.01, 0.02, 0.05, 0.10, 0.50 })
         {
             int modulus = (int)Math.Round(1 / selectivity);
             MuveraFilter filter = MuveraFilter.Where(id => IsAllowed(id, modulus));
