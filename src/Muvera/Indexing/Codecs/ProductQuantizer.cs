@@ -162,7 +162,7 @@ internal sealed class ProductQuantizer : FdeCodec
             if (_refine is not null)
             {
                 vector.CopyTo(residual);
-                _first.SubtractReconstruction(codes, residual);
+                _first.SubtractReconstruction(codes, 0, residual);
                 _refine.EncodeCodes(residual, refineCodes, refineScratch);
                 Stage.Pack(Storage.RefineBits, refineCodes, block.Slice(_scanBytes + (lane * _refineRowBytes), _refineRowBytes));
             }
@@ -355,24 +355,8 @@ internal sealed class ProductQuantizer : FdeCodec
             }
         }
 
-        /// <summary>Subtracts the reconstruction of <paramref name="codes"/> from <paramref name="values"/> (the residual).</summary>
-        public void SubtractReconstruction(ReadOnlySpan<byte> codes, Span<float> values)
-        {
-            int s = SubspaceDimension;
-            for (int m = 0; m < Subspaces; m++)
-            {
-                int start = m * s;
-                int take = Math.Min(s, _dimension - start);
-                ReadOnlySpan<float> centroid = Codebook.AsSpan(((m * Centroids) + codes[m]) * s, take);
-                Span<float> target = values.Slice(start, take);
-                for (int j = 0; j < take; j++)
-                {
-                    target[j] -= centroid[j];
-                }
-            }
-        }
-
-        /// <summary>Subtracts the reconstruction's coordinates <c>start …</c> from <paramref name="values"/> (a slice).</summary>
+        /// <summary>Subtracts the reconstruction's coordinates <c>start …</c> from <paramref name="values"/> (the residual,
+        /// or a slice of it).</summary>
         public void SubtractReconstruction(ReadOnlySpan<byte> codes, int start, Span<float> values)
         {
             int s = SubspaceDimension;
