@@ -110,7 +110,8 @@ public sealed class LocalIndexer
 
     /// <summary>The FDE backend of a new index: the exact flat scan over product-quantized FDEs (4-bit codes of 4
     /// coordinates: 1,280 bytes per passage instead of 40 KB; the index keeps float32 FDEs until it holds 1,024 passages,
-    /// then trains). Candidates are reranked with exact Chamfer over the stored tokens either way.</summary>
+    /// then trains), without the library default's refinement stage (another 1,280 bytes): the sample reranks at least 100
+    /// candidates with exact Chamfer over the stored tokens, which recovers what plain 4-bit codes miss.</summary>
     /// <returns>A new backend.</returns>
     public static MipsBackend CreateBackend() => new FlatMipsBackend(FdeStorage.ProductQuantization());
 

@@ -254,13 +254,28 @@ public sealed class QuantizedMipsIndex : IMipsIndex
     /// <exception cref="ArgumentException">A wrong query length, a non-finite value, or <paramref name="results"/> too short.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> is not positive.</exception>
     /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
-    public int Search(ReadOnlySpan<float> query, int k, Span<ScoredId> results, ParallelOptions parallelOptions)
+    public int Search(ReadOnlySpan<float> query, int k, Span<ScoredId> results, ParallelOptions parallelOptions) =>
+        Search(query, k, results, parallelOptions, null);
+
+    /// <summary>Searches one query among the vectors <paramref name="filter"/> allows: the scan skips the others, so the
+    /// result is the search's top k restricted to the allowed vectors.</summary>
+    /// <param name="query">A vector of <see cref="Dimension"/> finite values.</param>
+    /// <param name="k">How many results at most (positive).</param>
+    /// <param name="results">Receives min(k, allowed) results, best first; at least min(k, Count) long.</param>
+    /// <param name="parallelOptions">The thread limit and the cancellation token.</param>
+    /// <param name="filter">The allowed ids, or null for all.</param>
+    /// <returns>min(k, number of allowed vectors).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="parallelOptions"/> is null.</exception>
+    /// <exception cref="ArgumentException">A wrong query length, a non-finite value, or <paramref name="results"/> too short.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> is not positive.</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
+    public int Search(ReadOnlySpan<float> query, int k, Span<ScoredId> results, ParallelOptions parallelOptions, MipsFilter? filter)
     {
         ArgumentNullException.ThrowIfNull(parallelOptions);
         ObjectDisposedException.ThrowIf(_disposed, this);
         MipsArguments.ValidateQuery(query, _dimension, nameof(query));
         MipsArguments.ValidateSearch(k, _count, results.Length, nameof(results));
-        return SearchCore(query, k, results, parallelOptions);
+        return SearchCore(query, k, results, parallelOptions, filter);
     }
 
     /// <inheritdoc/>
@@ -287,7 +302,7 @@ public sealed class QuantizedMipsIndex : IMipsIndex
         Parallel.For(0, count, parallelOptions, q =>
         {
             Span<ScoredId> row = rows.AsSpan(q * k, k);
-            MipsArguments.SortAndPad(row, SearchCore(queryCopy.AsSpan(q * _dimension, _dimension), k, row, single));
+            MipsArguments.SortAndPad(row, SearchCore(queryCopy.AsSpan(q * _dimension, _dimension), k, row, single, null));
         });
         rows.CopyTo(results);
     }
@@ -468,12 +483,12 @@ public sealed class QuantizedMipsIndex : IMipsIndex
     /// <summary>The trained codec (tests).</summary>
     internal FdeCodec? Codec => _codec;
 
-    private int SearchCore(ReadOnlySpan<float> query, int k, Span<ScoredId> results, ParallelOptions parallelOptions)
+    private int SearchCore(ReadOnlySpan<float> query, int k, Span<ScoredId> results, ParallelOptions parallelOptions, MipsFilter? filter)
     {
         parallelOptions.CancellationToken.ThrowIfCancellationRequested();
         if (_codec is null)
         {
-            return _pending!.Search(query, k, results, parallelOptions);
+            return _pending!.Search(query, k, results, parallelOptions, filter);
         }
 
         if (_count == 0)
@@ -483,7 +498,7 @@ public sealed class QuantizedMipsIndex : IMipsIndex
 
         using FdeCodecQuery prepared = _codec.Prepare(query);
         int pool = (int)Math.Min(_count, (long)k * prepared.CandidatesPerResult);
-        TopKHeap heap = Scan(prepared, pool, parallelOptions);
+        TopKHeap heap = Scan(prepared, pool, parallelOptions, filter);
         if (pool == k)
         {
             return heap.CopySorted(results);
@@ -504,7 +519,7 @@ public sealed class QuantizedMipsIndex : IMipsIndex
         return found;
     }
 
-    private TopKHeap Scan(FdeCodecQuery prepared, int pool, ParallelOptions parallelOptions)
+    private TopKHeap Scan(FdeCodecQuery prepared, int pool, ParallelOptions parallelOptions, MipsFilter? filter)
     {
         FdeCodec codec = _codec!;
         int blockRows = codec.BlockRows;
@@ -526,7 +541,7 @@ public sealed class QuantizedMipsIndex : IMipsIndex
             foreach ((int start, int rows) in segments)
             {
                 parallelOptions.CancellationToken.ThrowIfCancellationRequested();
-                ScanSegment(prepared, start, rows, heap);
+                ScanSegment(prepared, start, rows, heap, filter);
             }
 
             return heap;
@@ -537,7 +552,7 @@ public sealed class QuantizedMipsIndex : IMipsIndex
         Parallel.For(0, segments.Count, parallelOptions, () => new TopKHeap(pool), (s, _, heap) =>
         {
             parallelOptions.CancellationToken.ThrowIfCancellationRequested();
-            ScanSegment(prepared, segments[s].Start, segments[s].Rows, heap);
+            ScanSegment(prepared, segments[s].Start, segments[s].Rows, heap, filter);
             return heap;
         }, heap =>
         {
@@ -549,12 +564,12 @@ public sealed class QuantizedMipsIndex : IMipsIndex
         return merged;
     }
 
-    private void ScanSegment(FdeCodecQuery prepared, int start, int rows, TopKHeap heap)
+    private void ScanSegment(FdeCodecQuery prepared, int start, int rows, TopKHeap heap, MipsFilter? filter)
     {
         FdeCodec codec = _codec!;
         int inChunk = start % _rowsPerChunk;
         ReadOnlySpan<byte> blocks = _chunks[start / _rowsPerChunk].AsSpan(inChunk / codec.BlockRows * codec.BlockBytes);
-        prepared.Scan(blocks, rows, start, heap);
+        prepared.Scan(blocks, rows, start, heap, filter);
     }
 
     private FdeCodec TrainCodec(int sampleCount, RowSource rows, ParallelOptions parallelOptions) =>

@@ -119,7 +119,8 @@ internal abstract class FdeCodecQuery : IDisposable
 
     /// <summary>Offers rows <c>0..rows−1</c> of <paramref name="blocks"/> (ids <paramref name="firstId"/>, …) to
     /// <paramref name="heap"/> with their approximate scores.</summary>
-    public abstract void Scan(ReadOnlySpan<byte> blocks, int rows, int firstId, Indexing.TopKHeap heap);
+    /// <remarks>Rows that <paramref name="filter"/> does not allow are skipped.</remarks>
+    public abstract void Scan(ReadOnlySpan<byte> blocks, int rows, int firstId, Indexing.TopKHeap heap, MipsFilter? filter);
 
     /// <summary>Re-scores row <paramref name="row"/>, whose scan score is <paramref name="score"/> (codecs without a
     /// refinement stage return it unchanged).</summary>
