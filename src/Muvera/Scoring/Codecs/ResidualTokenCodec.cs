@@ -3,6 +3,9 @@
 using System;
 using System.Buffers.Binary;
 using System.IO;
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using System.Threading;
 using System.Threading.Tasks;
 using Muvera.Kernels;
 using Muvera.Prng;
@@ -53,9 +56,8 @@ internal sealed class ResidualTokenCodec : TokenCodec
     private readonly float[] _centroids;
     private readonly float[] _cutoffs;
     private readonly float[] _values;
-    private readonly float[] _panels;
     private readonly int _columns;
-    private readonly float[] _bias;
+    private CentroidPanels? _nearest;
     private readonly float[] _lut;
     private readonly float[] _levelValues;
     private readonly float _maxScale;
@@ -73,9 +75,6 @@ internal sealed class ResidualTokenCodec : TokenCodec
         _values = values;
         _centroidCount = centroids.Length / d;
         _columns = TokenCodecKernels.PadPanelColumns(_centroidCount);
-        _panels = new float[d * _columns];
-        _bias = new float[_columns];
-        TokenCodecKernels.PackCentroidPanels(centroids, d, _panels, _bias);
 
         _levelValues = new float[_levels * d];
         for (int j = 0; j < d; j++)
@@ -226,11 +225,8 @@ internal sealed class ResidualTokenCodec : TokenCodec
         int d = dimension;
         int levels = 1 << bits;
         float[] centroids = new float[(int)k * d];
-        ReadOnlySpan<byte> halves = parameters.Slice(8, 2 * centroids.Length);
-        for (int i = 0; i < centroids.Length; i++)
-        {
-            centroids[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(halves[(2 * i)..]);
-        }
+        // Little-endian halves (the store checks the platform's byte order), widened exactly with SIMD.
+        TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(parameters.Slice(8, 2 * centroids.Length)), centroids);
 
         ReadOnlySpan<byte> floats = parameters[(8 + (2 * centroids.Length))..];
         float[] cutoffs = new float[d * (levels - 1)];
@@ -260,16 +256,14 @@ internal sealed class ResidualTokenCodec : TokenCodec
     private static string? Check(float[] centroids, int d, float[] cutoffs, float[] values, int levels)
     {
         int k = centroids.Length / d;
-        float[] largest = new float[d];
-        for (int i = 0; i < centroids.Length; i++)
+        float[] largest = LargestMagnitudes(centroids, d);
+        for (int j = 0; j < d; j++)
         {
-            float value = centroids[i];
-            if (!float.IsFinite(value))
+            if (!float.IsFinite(largest[j]))
             {
-                return $"centroid {i / d} holds a non-finite value {value} at coordinate {i % d}";
+                int i = FirstNonFinite(centroids, d, j);
+                return $"centroid {i / d} holds a non-finite value {centroids[i]} at coordinate {j}";
             }
-
-            largest[i % d] = Math.Max(largest[i % d], Math.Abs(value));
         }
 
         for (int j = 0; j < d; j++)
@@ -329,8 +323,11 @@ internal sealed class ResidualTokenCodec : TokenCodec
     }
 
     /// <summary>The nearest centroid of each token (a few hundred tokens per call keep the kernel cache-blocked).</summary>
-    internal void Nearest(ReadOnlySpan<float> tokens, Span<int> ids, Span<float> best) =>
-        TokenCodecKernels.NearestCentroids(SimdDispatch.Preferred, tokens, Dimension, _panels, _columns, _bias, ids, best);
+    internal void Nearest(ReadOnlySpan<float> tokens, Span<int> ids, Span<float> best)
+    {
+        CentroidPanels nearest = LazyInitializer.EnsureInitialized(ref _nearest, () => new CentroidPanels(_centroids, Dimension, _columns));
+        TokenCodecKernels.NearestCentroids(SimdDispatch.Preferred, tokens, Dimension, nearest.Panels, _columns, nearest.Bias, ids, best);
+    }
 
     public override void Encode(ReadOnlySpan<float> tokens, Span<byte> records)
     {
@@ -435,13 +432,36 @@ internal sealed class ResidualTokenCodec : TokenCodec
 
     // The largest half-precision scale s such that every value the codec decodes, fl(fl(c + v) · s), stays below half
     // the token value limit: |fl(c + v)| ≤ A = max_j fl(max|c_j| + max|v_j|), so s ≤ limit / (2A) suffices.
-    private static float MaxScale(float[] centroids, int d, float[] values, int levels)
+    // The largest |c_j| over the centroids, per coordinate: NaN where a coordinate holds a NaN, +∞ where it holds an
+    // infinity (row by row, with SIMD; the maximum does not depend on the order).
+    private static float[] LargestMagnitudes(float[] centroids, int d)
     {
         float[] largest = new float[d];
-        for (int i = 0; i < centroids.Length; i++)
+        float[] row = new float[d];
+        for (int start = 0; start < centroids.Length; start += d)
         {
-            largest[i % d] = Math.Max(largest[i % d], Math.Abs(centroids[i]));
+            TensorPrimitives.Abs(centroids.AsSpan(start, d), row);
+            TensorPrimitives.Max(largest, row, largest);
         }
+
+        return largest;
+    }
+
+    // The first centroid value of coordinate j that is not finite (Check has found one).
+    private static int FirstNonFinite(float[] centroids, int d, int j)
+    {
+        int i = j;
+        while (i + d < centroids.Length && float.IsFinite(centroids[i]))
+        {
+            i += d;
+        }
+
+        return i;
+    }
+
+    private static float MaxScale(float[] centroids, int d, float[] values, int levels)
+    {
+        float[] largest = LargestMagnitudes(centroids, d);
 
         float bound = 0;
         for (int j = 0; j < d; j++)
@@ -466,4 +486,20 @@ internal sealed class ResidualTokenCodec : TokenCodec
     }
 
     private static Half BitDecrement(Half value) => BitConverter.UInt16BitsToHalf((ushort)(BitConverter.HalfToUInt16Bits(value) - 1));
+
+    // The centroids packed for NearestCentroids and their biases: built on the first encode, since a loaded store that is
+    // only searched never needs them (6 MB and a transpose for 4,096 centroids of 384 coordinates).
+    private sealed class CentroidPanels
+    {
+        public CentroidPanels(float[] centroids, int dimension, int columns)
+        {
+            Panels = new float[dimension * columns];
+            Bias = new float[columns];
+            TokenCodecKernels.PackCentroidPanels(centroids, dimension, Panels, Bias);
+        }
+
+        public float[] Panels { get; }
+
+        public float[] Bias { get; }
+    }
 }
