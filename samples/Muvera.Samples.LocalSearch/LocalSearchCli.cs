@@ -10,6 +10,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Threading;
+using System.Threading.Tasks;
 using Muvera.Onnx;
 using Spectre.Console;
 
@@ -241,10 +242,11 @@ public sealed class LocalSearchCli
             return 2;
         }
 
+        // The model loads on another thread while the index and its sidecar are read (each takes a few hundred ms).
+        Task<EncoderLease> encoder = Task.Run(Encoder, CancellationToken.None);
         try
         {
-            using EncoderLease lease = Encoder();
-            using LocalSearcher searcher = LocalSearcher.Open(location, lease.Encoder);
+            using LocalSearcher searcher = LocalSearcher.Open(location, () => encoder.GetAwaiter().GetResult().Encoder);
             foreach (string warning in searcher.Warnings)
             {
                 _error.WriteLine($"warning: {warning}");
@@ -283,6 +285,16 @@ public sealed class LocalSearchCli
         {
             _error.WriteLine($"error: {e.Message}");
             return 1;
+        }
+        finally
+        {
+            // A model that failed to load after the index did has thrown above; one that failed after the index failed
+            // to open is not reported (the index's error was).
+            Task.WhenAny(encoder).Wait(CancellationToken.None);
+            if (encoder.IsCompletedSuccessfully)
+            {
+                encoder.Result.Dispose();
+            }
         }
     }
 

@@ -88,6 +88,21 @@ public sealed class LocalSearcher : IDisposable
     /// <exception cref="InvalidDataException">The index was built with another model, or cannot be read.</exception>
     public static LocalSearcher Open(LocalIndexLocation location, OnnxTokenEncoder encoder)
     {
+        ArgumentNullException.ThrowIfNull(encoder);
+        return Open(location, () => encoder);
+    }
+
+    /// <summary>Opens the index of a folder, reading the index and its sidecar before asking for the encoder, so that a
+    /// caller can load the model meanwhile on another thread (the two take about the same time).</summary>
+    /// <param name="location">The folder and where its index lives.</param>
+    /// <param name="encoder">Returns the encoder the index was built with (not owned), waiting for it if need be; called
+    /// once, after the index has been read.</param>
+    /// <returns>The searcher.</returns>
+    /// <exception cref="DirectoryNotFoundException">The folder does not exist and has no index.</exception>
+    /// <exception cref="FileNotFoundException">The folder has no index (run <c>index</c> first).</exception>
+    /// <exception cref="InvalidDataException">The index was built with another model, or cannot be read.</exception>
+    public static LocalSearcher Open(LocalIndexLocation location, Func<OnnxTokenEncoder> encoder)
+    {
         ArgumentNullException.ThrowIfNull(location);
         ArgumentNullException.ThrowIfNull(encoder);
         using IndexSnapshot snapshot = IndexSnapshot.Load(location);
@@ -102,7 +117,8 @@ public sealed class LocalSearcher : IDisposable
             throw new FileNotFoundException($"No usable index of '{location.Folder}' in '{location.StateDirectory}'; run the index command first.{reason}", location.StateFile);
         }
 
-        if (snapshot.State.Model != encoder.ModelFingerprint || snapshot.Index.Dimension != encoder.Dimension)
+        OnnxTokenEncoder model = encoder();
+        if (snapshot.State.Model != model.ModelFingerprint || snapshot.Index.Dimension != model.Dimension)
         {
             throw new InvalidDataException($"The index in '{location.StateDirectory}' was built with another model; run the index command again.");
         }
@@ -116,7 +132,7 @@ public sealed class LocalSearcher : IDisposable
             }
         }
 
-        return new LocalSearcher(snapshot.TakeIndex()!, encoder, passages, snapshot.Files.Count, snapshot.OrphanIds.Count, snapshot.Warnings);
+        return new LocalSearcher(snapshot.TakeIndex()!, model, passages, snapshot.Files.Count, snapshot.OrphanIds.Count, snapshot.Warnings);
     }
 
     /// <summary>Searches the passages.</summary>
