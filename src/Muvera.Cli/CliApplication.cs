@@ -156,7 +156,7 @@ internal static class CliApplication
 
     private static Option<FdeStorage> FdeStorageOption() => new("--fde-storage")
     {
-        Description = "How the flat index stores FDEs: f32, f16, int8 or pq[:<bits>[,<sub-space size>]] (product quantization, 4 or 8 bits) [default: pq:4,4].",
+        Description = "How the flat index stores FDEs: f32, f16, int8 or pq[:<bits>[,<sub-space size>]] (product quantization, 4 or 8 bits, with an optional refinement stage +bits,sub-space[xN]) [default: pq:4,4+4,4].",
         DefaultValueFactory = _ => FdeStorage.Default,
         CustomParser = result => Parse(result, ListParsers.ParseFdeStorage, FdeStorage.Default),
     };

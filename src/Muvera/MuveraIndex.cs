@@ -157,7 +157,8 @@ public sealed partial class MuveraIndex : IDisposable
     }
 
     /// <summary>An empty index with the default backend: a <see cref="FlatMipsBackend"/> with the default storage
-    /// (<see cref="FdeStorage.Default"/>, 4-bit product quantization, trained once the index holds 1,024 documents).</summary>
+    /// (<see cref="FdeStorage.Default"/>: 4-bit product quantization with a refinement stage, trained once the index
+    /// holds 1,024 documents; FDEs stay float32 until then).</summary>
     /// <param name="options">Encoding and storage options.</param>
     /// <returns>The index.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>

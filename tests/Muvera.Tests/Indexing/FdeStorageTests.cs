@@ -14,11 +14,13 @@ public sealed class FdeStorageTests
     {
         Assert.Multiple(() =>
         {
-            Assert.That(FdeStorage.Default, Is.EqualTo(FdeStorage.ProductQuantization(4, 4)));
+            Assert.That(FdeStorage.Default, Is.EqualTo(FdeStorage.ProductQuantization(4, 4).WithRefinement(4, 4, 2)));
+            Assert.That(FdeStorage.Default.ToString(), Is.EqualTo("pq:4,4+4,4"));
             Assert.That(FdeStorage.Float32.BytesPerVector(10_240), Is.EqualTo(40_960));
             Assert.That(FdeStorage.Float16.BytesPerVector(10_240), Is.EqualTo(20_480));
             Assert.That(FdeStorage.Int8.BytesPerVector(10_240), Is.EqualTo(10_240));
-            Assert.That(FdeStorage.Default.BytesPerVector(10_240), Is.EqualTo(1_280), "the paper's 32x compression: 2,560 4-bit codes");
+            Assert.That(FdeStorage.ProductQuantization().BytesPerVector(10_240), Is.EqualTo(1_280), "the paper's 32x compression: 2,560 4-bit codes");
+            Assert.That(FdeStorage.Default.BytesPerVector(10_240), Is.EqualTo(2_560), "1,280 bytes scanned and 1,280 of refinement codes");
             Assert.That(FdeStorage.ProductQuantization(8, 8).BytesPerVector(10_240), Is.EqualTo(1_280), "PQ-256-8");
             Assert.That(FdeStorage.ProductQuantization(4, 4).BytesPerVector(70), Is.EqualTo(9), "18 sub-spaces, the last one padded, in 9 bytes");
             Assert.That(FdeStorage.ProductQuantization(4, 2).BytesPerVector(10_240), Is.EqualTo(2_560));
