@@ -36,12 +36,12 @@ internal sealed record CollectionSchema(string KeyKind, string KeySqlType, int D
 /// stored vectors (or a delete mark), commit; (3) save the index (crash-safe, <see cref="MuveraIndex.Save(string)"/>);
 /// (4) in one SQLite transaction, move the pending rows into <c>records</c> (or delete), clear <c>pending</c>, commit.
 /// The index save is the commit point.</para>
-/// <para>Recovery (<see cref="RecoverUnderWriteLock"/>), on open and after a failed write: load the saved index, and for
-/// each pending row keep it (roll forward) when the index holds exactly its vectors (by hash) or, for a delete, no
-/// longer holds the key; otherwise drop it (roll back: the index save did not happen). Then documents in the index
-/// without a row are deleted from it and rows without a document are deleted (neither arises from a crash under this
-/// protocol; only from files changed by hand). A crash at any point therefore leaves every record either entirely as
-/// before the write or entirely as after it.</para>
+/// <para>Recovery (<see cref="RecoverUnderWriteLock"/>), on open and after a failed write: load the saved index; when
+/// it holds exactly the vectors (by hash) of every pending upsert and none of the pending deletes' keys, the batch is
+/// rolled forward (its rows moved into <c>records</c>); otherwise the index save did not happen and the whole batch is
+/// dropped (rolled back). Then documents in the index without a row are deleted from it and rows without a document
+/// are deleted (neither arises from a crash under this protocol; only from files changed by hand). A crash at any point
+/// therefore leaves the collection entirely as before the batch or entirely as after it.</para>
 /// </remarks>
 [SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable",
     Justification = "Shared by reference count: the last Release closes the lock file, the index and the connections.")]
@@ -368,27 +368,33 @@ internal sealed class CollectionStore
 
             using SqliteConnection connection = OpenConnection();
             Execute(connection, null, "PRAGMA synchronous=FULL;");
-            var forward = new List<object>();
-            var dropped = new List<object>();
+            // The pending rows are one batch (a write starts only with an empty pending table). The saved index holds
+            // all of them or, when its save did not happen, not all: a row whose vectors did not change matches the
+            // index either way, so the batch is rolled forward only when every row matches, never row by row.
+            bool saved = true;
             var rows = new HashSet<string>(StringComparer.Ordinal);
             using (SqliteCommand command = Command(connection, null, $"SELECT {Key}, {Delete}, {Hash} FROM pending;", []))
             using (SqliteDataReader reader = command.ExecuteReader())
             {
-                while (reader.Read())
+                while (saved && reader.Read())
                 {
-                    object key = reader.GetValue(0);
-                    string id = IdOf(key);
+                    string id = IdOf(reader.GetValue(0));
                     bool isDelete = reader.GetInt64(1) != 0;
-                    bool applied = isDelete ? !index.Contains(id) : index.Contains(id) && HashOf(index.GetDocument(id)) == reader.GetInt64(2);
-                    (applied ? forward : dropped).Add(key);
+                    saved = isDelete ? !index.Contains(id) : index.Contains(id) && HashOf(index.GetDocument(id)) == reader.GetInt64(2);
                 }
             }
 
             using (SqliteTransaction transaction = connection.BeginTransaction())
             {
-                Execute(connection, transaction,
-                    $"DELETE FROM pending WHERE {Key} IN (SELECT value FROM json_each(@keys));", ("@keys", SqlFilterTranslator.JsonArray(dropped)));
-                ApplyPending(connection, transaction);
+                if (saved)
+                {
+                    ApplyPending(connection, transaction);
+                }
+                else
+                {
+                    Execute(connection, transaction, "DELETE FROM pending;");
+                }
+
                 using (SqliteCommand command = Command(connection, transaction, $"SELECT {Key} FROM records;", []))
                 using (SqliteDataReader reader = command.ExecuteReader())
                 {

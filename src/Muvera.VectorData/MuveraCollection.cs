@@ -36,8 +36,8 @@ namespace Muvera.VectorData;
 /// <para>Writes (<see cref="UpsertAsync(IEnumerable{TRecord}, CancellationToken)"/>,
 /// <see cref="DeleteAsync(IEnumerable{TKey}, CancellationToken)"/>) are atomic per batch and crash-safe: the batch's
 /// rows are written to a pending table and committed, the index is saved (its commit point), and the rows are moved into
-/// the records table; opening the collection reconciles a write interrupted between the steps, so every record is
-/// either as before or as after the batch. A batch whose keys repeat keeps the last record of each key. Text vector
+/// the records table; opening the collection reconciles a write interrupted between the steps, so the collection is
+/// either as before or as after the whole batch. A batch whose keys repeat keeps the last record of each key. Text vector
 /// properties are encoded before anything is written; cancellation is observed until the write starts.</para>
 /// <para>Cost of a write: the whole index is saved after every batch (its token vectors and FDEs are rewritten: time
 /// and disk traffic proportional to the collection's size, not the batch's), so upsert in batches; a search waits

@@ -77,6 +77,39 @@ public sealed class CollectionStoreTests
 
     [TestCase("pending-written", false)]
     [TestCase("index-saved", true)]
+    public async Task Crash_BatchWithUnchangedVectors_IsRolledBackOrForwardAsAWhole(string step, bool after)
+    {
+        // One record of the batch changes only its data: its vectors match the index whether or not the index was
+        // saved, so only the batch as a whole tells whether the save happened.
+        List<Product> products = TestData.Products(12, seed: 4);
+        string crashed = Path.Combine(_directory, "crashed");
+        using (var collection = new MuveraCollection<string, Product>(_directory, "products"))
+        {
+            await collection.EnsureCollectionExistsAsync();
+            await collection.UpsertAsync(products.Take(10));
+            CollectionStore.CommitStepHook = name =>
+            {
+                if (name == step)
+                {
+                    CopyDirectory(collection.Directory, Path.Combine(crashed, "products"));
+                    throw new IOException($"simulated crash at {name}");
+                }
+            };
+            Product relabelled = products[1];
+            relabelled.Category = "relabelled";
+            Assert.ThrowsAsync<VectorStoreException>(() => collection.UpsertAsync([relabelled, products[10]]));
+            CollectionStore.CommitStepHook = null;
+        }
+
+        using var reopened = new MuveraCollection<string, Product>(crashed, "products");
+        Product? first = await reopened.GetAsync("p0001");
+        Product? added = await reopened.GetAsync("p0010");
+        Assert.That(first!.Category == "relabelled", Is.EqualTo(after), "the data-only change");
+        Assert.That(added is not null, Is.EqualTo(after), "the new record");
+    }
+
+    [TestCase("pending-written", false)]
+    [TestCase("index-saved", true)]
     public async Task FailedWrite_InTheRunningProcess_LeavesTheCollectionConsistentAndUsable(string step, bool after)
     {
         List<Product> products = TestData.Products(10, seed: 2);
