@@ -4,9 +4,11 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Linq.Expressions;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.VectorData;
+using Muvera.USearch;
 using Muvera.VectorData.Tests.Fixtures;
 
 namespace Muvera.VectorData.Tests;
@@ -274,6 +276,39 @@ public sealed class MuveraCollectionTests
         Assert.That(after, Is.EqualTo(before));
         Assert.That(await reopened.GetAsync("p0007"), Is.Null);
         Assert.That((await reopened.GetAsync("p0008"))!.Year, Is.EqualTo(products[8].Year));
+    }
+
+    [Test]
+    public async Task USearchBackend_FilteredSearchBeyondN_ReturnsAllowedRecordsWithExactScoresAndReopens()
+    {
+        // 200 records, about half allowed, N = 20: more records pass the filter than N, so the search goes through
+        // USearch's filtered graph walk rather than reranking the allowed set.
+        List<Product> products = TestData.Products(200, seed: 21);
+        var options = new MuveraCollectionOptions { Backend = new USearchMipsBackend(), SearchCandidates = 20 };
+        Expression<Func<Product, bool>> filter = p => p.Year < 2015;
+        Func<Product, bool> allowed = filter.Compile();
+        Assert.That(products.Count(allowed), Is.GreaterThan(40));
+        MultiVectorEmbedding query = TestData.RandomEmbedding(new Random(22), Product.Dimension);
+        List<VectorSearchResult<Product>> found;
+        using (var collection = new MuveraCollection<string, Product>(_directory, "products", options))
+        {
+            await collection.EnsureCollectionExistsAsync();
+            await collection.UpsertAsync(products);
+            found = await TestData.ToListAsync(collection.SearchAsync(query, top: 10, new VectorSearchOptions<Product> { Filter = filter }));
+        }
+
+        Assert.That(found, Has.Count.EqualTo(10));
+        Dictionary<string, Product> byId = products.ToDictionary(p => p.Id);
+        foreach (VectorSearchResult<Product> result in found)
+        {
+            Assert.That(allowed(byId[result.Record.Id]), Is.True, result.Record.Id);
+            Assert.That(result.Score, Is.EqualTo(TestData.Chamfer(query.Vectors, byId[result.Record.Id].Embedding!.Vectors)).Within(1e-4), result.Record.Id);
+        }
+
+        Assert.That(found.Select(r => r.Score), Is.Ordered.Descending);
+        using var reopened = new MuveraCollection<string, Product>(_directory, "products", options);
+        List<VectorSearchResult<Product>> again = await TestData.ToListAsync(reopened.SearchAsync(query, top: 10, new VectorSearchOptions<Product> { Filter = filter }));
+        Assert.That(again.Select(r => r.Record.Id), Is.EqualTo(found.Select(r => r.Record.Id)), "the saved HNSW graph is reloaded");
     }
 
     [Test]
