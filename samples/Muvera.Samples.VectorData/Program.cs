@@ -1,6 +1,7 @@
 // Copyright (c) Muvera contributors. Licensed under the MIT License.
 
 using System;
+using System.Globalization;
 using System.IO;
 using System.Threading.Tasks;
 using Microsoft.Extensions.VectorData;
@@ -46,7 +47,8 @@ public static class Program
         var options = new VectorSearchOptions<Article> { Filter = a => a.Topic == "travel" && a.Year >= 2020 };
         await foreach (VectorSearchResult<Article> result in articles.SearchAsync(Query, top: 3, options))
         {
-            output.WriteLine($"{result.Record.Id} ({result.Record.Topic}, {result.Record.Year}) MaxSim {result.Score:F2}: {result.Record.Text}");
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{result.Record.Id} ({result.Record.Topic}, {result.Record.Year}) MaxSim {result.Score:F2}: {result.Record.Text}"));
         }
     }
 }
