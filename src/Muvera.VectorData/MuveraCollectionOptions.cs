@@ -31,9 +31,10 @@ public sealed class MuveraCollectionOptions : VectorStoreCollectionOptions
     /// collection is created; an existing collection keeps the options it was saved with.</summary>
     public Func<int, MuveraIndexOptions>? IndexOptions { get; set; }
 
-    /// <summary>The MIPS backend of the FDEs (default: <see cref="FlatMipsBackend"/> with its default storage). Give
-    /// the same kind when opening an existing collection; filtered search needs a backend that supports filters (flat
-    /// or USearch, not FAISS).</summary>
+    /// <summary>The MIPS backend of the FDEs (default: <see cref="FlatMipsBackend"/> with
+    /// <see cref="FdeStorage.Default"/>: float32 FDEs until the collection holds 1,024 records, then product-quantized;
+    /// reranking stays exact). Give the same kind when opening an existing collection; filtered search needs a backend
+    /// that supports filters (flat or USearch, not FAISS).</summary>
     public MipsBackend? Backend { get; set; }
 
     /// <summary>The candidate count N of each search (default null: the index's default, max(100, 10·k), where k =

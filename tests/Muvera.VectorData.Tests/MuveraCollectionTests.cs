@@ -8,6 +8,7 @@ using System.Linq.Expressions;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.VectorData;
+using Muvera.Indexing;
 using Muvera.USearch;
 using Muvera.VectorData.Tests.Fixtures;
 
@@ -278,16 +279,25 @@ public sealed class MuveraCollectionTests
         Assert.That((await reopened.GetAsync("p0008"))!.Year, Is.EqualTo(products[8].Year));
     }
 
-    [Test]
-    public async Task USearchBackend_FilteredSearchBeyondN_ReturnsAllowedRecordsWithExactScoresAndReopens()
+    public static IEnumerable<TestCaseData> Backends()
     {
-        // 200 records, about half allowed, N = 20: more records pass the filter than N, so the search goes through
-        // USearch's filtered graph walk rather than reranking the allowed set.
-        List<Product> products = TestData.Products(200, seed: 21);
-        var options = new MuveraCollectionOptions { Backend = new USearchMipsBackend(), SearchCandidates = 20 };
+        // The default flat backend stores FDEs product-quantized once it holds 1,024 of them (trained then, saved with
+        // the index): 1,200 records get there. USearch filters during its graph walk.
+        yield return new TestCaseData(new FlatMipsBackend(), 1_200).SetArgDisplayNames("flat-default-pq");
+        yield return new TestCaseData(new USearchMipsBackend(), 200).SetArgDisplayNames("usearch");
+    }
+
+    [TestCaseSource(nameof(Backends))]
+    public async Task Backend_FilteredSearchBeyondN_ReturnsAllowedRecordsWithExactScoresAndReopens(MipsBackend backend, int count)
+    {
+        // About half the records allowed, N = 20: more records pass the filter than N, so the search goes through the
+        // backend's filtered FDE stage rather than reranking the allowed set.
+        List<Product> products = TestData.Products(count, seed: 21);
+        const int Candidates = 20;
+        var options = new MuveraCollectionOptions { Backend = backend, SearchCandidates = Candidates };
         Expression<Func<Product, bool>> filter = p => p.Year < 2015;
         Func<Product, bool> allowed = filter.Compile();
-        Assert.That(products.Count(allowed), Is.GreaterThan(40));
+        Assert.That(products.Count(allowed), Is.GreaterThan(2 * Candidates));
         MultiVectorEmbedding query = TestData.RandomEmbedding(new Random(22), Product.Dimension);
         List<VectorSearchResult<Product>> found;
         using (var collection = new MuveraCollection<string, Product>(_directory, "products", options))
@@ -308,7 +318,7 @@ public sealed class MuveraCollectionTests
         Assert.That(found.Select(r => r.Score), Is.Ordered.Descending);
         using var reopened = new MuveraCollection<string, Product>(_directory, "products", options);
         List<VectorSearchResult<Product>> again = await TestData.ToListAsync(reopened.SearchAsync(query, top: 10, new VectorSearchOptions<Product> { Filter = filter }));
-        Assert.That(again.Select(r => r.Record.Id), Is.EqualTo(found.Select(r => r.Record.Id)), "the saved HNSW graph is reloaded");
+        Assert.That(again.Select(r => r.Record.Id), Is.EqualTo(found.Select(r => r.Record.Id)), "the saved FDE index is reloaded as it was");
     }
 
     [Test]
