@@ -177,6 +177,8 @@ internal sealed class RecordModel<TKey, TRecord>
 
     public static RecordModel<TKey, TRecord> Build(string collectionName, VectorStoreCollectionDefinition? definition, IEmbeddingGenerator? fallbackGenerator)
     {
+        // The schema comes from the definition when one is given, else from the record type's attributes.
+        string schema = definition is null ? nameof(TRecord) : nameof(definition);
         Type keyType = typeof(TKey);
         if (keyType != typeof(string) && keyType != typeof(Guid) && keyType != typeof(int) && keyType != typeof(long))
         {
@@ -271,7 +273,7 @@ internal sealed class RecordModel<TKey, TRecord>
                     if (clr.PropertyType != keyType)
                     {
                         throw new ArgumentException(
-                            $"Collection '{collectionName}': key property {clr.Name} is of type {clr.PropertyType}, but the collection's key type is {keyType}.");
+                            $"Collection '{collectionName}': key property {clr.Name} is of type {clr.PropertyType}, but the collection's key type is {keyType}.", schema);
                     }
 
                     key = new ColumnProperty(clr, KeyColumn, KindOfKey(keyType), keyType, isNullable: false);
@@ -289,13 +291,13 @@ internal sealed class RecordModel<TKey, TRecord>
                     if (column.Length == 0 || column.StartsWith(ReservedPrefix, StringComparison.OrdinalIgnoreCase) || column.Contains('\0', StringComparison.Ordinal))
                     {
                         throw new ArgumentException(
-                            $"Collection '{collectionName}': data property {clr.Name} has storage name \"{column}\"; names must be non-empty, without NUL, and not start with \"{ReservedPrefix}\".");
+                            $"Collection '{collectionName}': data property {clr.Name} has storage name \"{column}\"; names must be non-empty, without NUL, and not start with \"{ReservedPrefix}\".", schema);
                     }
 
                     if (!columns.Add(column))
                     {
                         throw new ArgumentException(
-                            $"Collection '{collectionName}': storage name \"{column}\" (property {clr.Name}) is used twice (SQLite compares column names case-insensitively).");
+                            $"Collection '{collectionName}': storage name \"{column}\" (property {clr.Name}) is used twice (SQLite compares column names case-insensitively).", schema);
                     }
 
                     data.Add(DataColumn(collectionName, clr, column));
@@ -308,7 +310,7 @@ internal sealed class RecordModel<TKey, TRecord>
                             $"Collection '{collectionName}': {typeof(TRecord).Name} has two vector properties ({vector.Property.Name}, {clr.Name}); the Muvera connector supports one multi-vector property.");
                     }
 
-                    vector = VectorOf(collectionName, clr, vectorProperty, definition?.EmbeddingGenerator ?? fallbackGenerator);
+                    vector = VectorOf(collectionName, schema, clr, vectorProperty, definition?.EmbeddingGenerator ?? fallbackGenerator);
                     break;
 
                 default:
@@ -318,13 +320,13 @@ internal sealed class RecordModel<TKey, TRecord>
 
         if (key is null)
         {
-            throw new ArgumentException($"Collection '{collectionName}': {typeof(TRecord).Name} has no key property ([VectorStoreKey] or a VectorStoreKeyProperty).");
+            throw new ArgumentException($"Collection '{collectionName}': {typeof(TRecord).Name} has no key property ([VectorStoreKey] or a VectorStoreKeyProperty).", schema);
         }
 
         if (vector is null)
         {
             throw new ArgumentException(
-                $"Collection '{collectionName}': {typeof(TRecord).Name} has no vector property; the Muvera connector needs one multi-vector property ([VectorStoreVector] of type MultiVectorEmbedding, or string with a generator).");
+                $"Collection '{collectionName}': {typeof(TRecord).Name} has no vector property; the Muvera connector needs one multi-vector property ([VectorStoreVector] of type MultiVectorEmbedding, or string with a generator).", schema);
         }
 
         Func<TRecord> create = () => (TRecord)constructor.Invoke(null);
@@ -372,12 +374,12 @@ internal sealed class RecordModel<TKey, TRecord>
         return new ColumnProperty(clr, column, kind.Value, valueType, nullable);
     }
 
-    private static VectorProperty VectorOf(string collectionName, PropertyInfo clr, VectorStoreVectorProperty property, IEmbeddingGenerator? fallbackGenerator)
+    private static VectorProperty VectorOf(string collectionName, string schema, PropertyInfo clr, VectorStoreVectorProperty property, IEmbeddingGenerator? fallbackGenerator)
     {
         if (property.Dimensions <= 0)
         {
             throw new ArgumentException(
-                $"Collection '{collectionName}': vector property {clr.Name} has {property.Dimensions} dimensions; give the token dimension (for example [VectorStoreVector(384)]).");
+                $"Collection '{collectionName}': vector property {clr.Name} has {property.Dimensions} dimensions; give the token dimension (for example [VectorStoreVector(384)]).", schema);
         }
 
         if (property.DistanceFunction is { } distance && distance != MuveraDistanceFunction.MaxSim)

@@ -81,6 +81,25 @@ public sealed class MuveraVectorStoreTests
     }
 
     [Test]
+    public void GetCollection_InvalidSchema_ThrowsNamingTheDefinitionOrTheRecordType()
+    {
+        var keyless = new VectorStoreCollectionDefinition
+        {
+            Properties = [new VectorStoreVectorProperty(nameof(Plain.Tokens), typeof(MultiVectorEmbedding), 4)],
+        };
+        using var store = new MuveraVectorStore(_directory);
+
+        // Plain has no attributes: without a definition it has no key property either.
+        ArgumentException? fromDefinition = Assert.Throws<ArgumentException>(() => store.GetCollection<string, Plain>("plain", keyless));
+        ArgumentException? fromAttributes = Assert.Throws<ArgumentException>(() => store.GetCollection<string, Plain>("plain"));
+
+        Assert.That(fromDefinition!.ParamName, Is.EqualTo("definition"));
+        Assert.That(fromDefinition.Message, Does.Contain("'plain'").And.Contain("Plain has no key property"));
+        Assert.That(fromAttributes!.ParamName, Is.EqualTo("TRecord"));
+        Assert.That(fromAttributes.Message, Does.Contain("'plain'").And.Contain("Plain has no key property"));
+    }
+
+    [Test]
     public void GetService_Metadata_NamesSystemAndFolder()
     {
         using var store = new MuveraVectorStore(_directory);
