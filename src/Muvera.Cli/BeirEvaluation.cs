@@ -99,10 +99,11 @@ internal static class BeirEvaluation
             queryVectors[q] = queryStore.GetDocument(q);
         }
 
-        BuiltIndex built = IndexBuilder.Build(console, $"building {settings.Index} index, FDE ({settings.Fde})", documentStore, documentIds, fde,
+        BuiltIndex built = IndexBuilder.Build(console, $"building {settings.Index} index, FDE ({settings.Fde.Describe()})", documentStore, documentIds, fde,
             settings.Index.CreateBackend(settings.FdeStorage), parallel);
         using MuveraIndex index = built.Index;
-        console.Line($"index: {index.Count} documents, FDE dimension {fde.OutputDimension}, built in {built.BuildSeconds:F1} s, memory {built.MemoryBytes / (1024.0 * 1024.0):F1} MiB ({built.MemorySource})");
+        string trained = built.TrainSeconds is double train ? $" (partitions trained in {train:F1} s)" : "";
+        console.Line($"index: {index.Count} documents, FDE dimension {fde.OutputDimension} ({settings.Fde.Describe()}), built in {built.BuildSeconds:F1} s{trained}, memory {built.MemoryBytes / (1024.0 * 1024.0):F1} MiB ({built.MemorySource})");
 
         var ordinals = new Dictionary<string, int>(documentIds.Length, StringComparer.Ordinal);
         for (int i = 0; i < documentIds.Length; i++)
@@ -198,6 +199,7 @@ internal static class BeirEvaluation
             FdeStorage = built.FdeStorage,
             FdeBytesPerDocument = built.FdeBytesPerDocument,
             TokenBytesPerDocument = built.TokenBytesPerDocument,
+            FdeTrainSeconds = built.TrainSeconds,
         };
 
         ResultsOutput.PrintTable(console, [report], synthetic: false);

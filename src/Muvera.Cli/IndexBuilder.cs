@@ -9,8 +9,9 @@ using Muvera.Scoring;
 
 namespace Muvera.Cli;
 
-/// <summary>A built index with its build time, memory and storage sizes.</summary>
-internal sealed record BuiltIndex(MuveraIndex Index, double BuildSeconds, long MemoryBytes, string MemorySource)
+/// <summary>A built index with its build time (learning the FDE partitions included: <paramref name="TrainSeconds"/>,
+/// null for SimHash), memory and storage sizes.</summary>
+internal sealed record BuiltIndex(MuveraIndex Index, double BuildSeconds, double? TrainSeconds, long MemoryBytes, string MemorySource)
 {
     /// <summary>The flat backend's FDE storage (<c>f32</c>, <c>pq:4,4</c>, …), or null for another backend.</summary>
     public string? FdeStorage => (Index.Backend as FlatMipsBackend)?.Storage.ToString();
@@ -27,9 +28,11 @@ internal static class IndexBuilder
 {
     private const int BatchSize = 512;
 
-    /// <summary>Adds documents <c>0..store.Count-1</c> with ids <paramref name="ids"/>. Memory is the index's own count
-    /// (token bytes + FDE bytes) when the backend reports FDE bytes, else the growth of the process working set during
-    /// the build (native HNSW/FAISS memory is not visible otherwise).</summary>
+    /// <summary>Adds documents <c>0..store.Count-1</c> with ids <paramref name="ids"/>. Learned partitions are trained
+    /// first, on a sample drawn from the whole corpus (<see cref="MuveraIndex.Train(IReadOnlyList{ReadOnlyMultiVector}, ParallelOptions)"/>),
+    /// rather than on the first batches added. Memory is the index's own count (token bytes + FDE bytes) when the
+    /// backend reports FDE bytes, else the growth of the process working set during the build (native HNSW/FAISS memory
+    /// is not visible otherwise).</summary>
     public static BuiltIndex Build(CliConsole console, string description, MultiVectorStore store, IReadOnlyList<string> ids,
         FdeOptions fde, MipsBackend backend, ParallelOptions parallelOptions)
     {
@@ -38,6 +41,24 @@ internal static class IndexBuilder
         try
         {
             var watch = Stopwatch.StartNew();
+            double? trainSeconds = null;
+            if (!index.IsTrained)
+            {
+                var corpus = new ReadOnlyMultiVector[store.Count];
+                for (int i = 0; i < corpus.Length; i++)
+                {
+                    corpus[i] = store.GetDocument(i);
+                }
+
+                console.Run($"training FDE partitions ({fde.TrainingSample:N0} tokens × {fde.Repetitions} repetitions, {fde.PartitionCount} centroids)", 1, progress =>
+                {
+                    index.Train(corpus, parallelOptions);
+                    progress.Report(1);
+                    return 0;
+                });
+                trainSeconds = watch.Elapsed.TotalSeconds;
+            }
+
             console.Run(description, store.Count, progress =>
             {
                 for (int first = 0; first < store.Count; first += BatchSize)
@@ -64,11 +85,11 @@ internal static class IndexBuilder
             index.Scorer = new CpuChamferScorer(new ParallelOptions { MaxDegreeOfParallelism = 1 });
             if (index.FdeBytes is long fdeBytes)
             {
-                return new BuiltIndex(index, seconds, index.TokenBytes + fdeBytes, "tokens + FDEs");
+                return new BuiltIndex(index, seconds, trainSeconds, index.TokenBytes + fdeBytes, "tokens + FDEs");
             }
 
             long delta = Math.Max(0, WorkingSet() - workingSetBefore);
-            return new BuiltIndex(index, seconds, delta, "working-set growth");
+            return new BuiltIndex(index, seconds, trainSeconds, delta, "working-set growth");
         }
         catch
         {

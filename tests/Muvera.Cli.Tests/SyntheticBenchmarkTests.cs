@@ -70,6 +70,30 @@ public sealed class SyntheticBenchmarkTests
     }
 
     [Test]
+    public async Task Run_Partitions_AreRecordedInTheReport([Values("simhash", "kmeans")] string partitions)
+    {
+        (int exitCode, _, string error) = await CliRunner.RunAsync("bench", "synthetic", "--docs", "60", "--tokens", "4", "--dim", "8",
+            "--queries", "3", "--candidates", "10", "--fde", "4,3,8", "--partitions", partitions, "--out", _output);
+        Assert.That(exitCode, Is.Zero, error);
+        EvaluationReport report = EvaluationReport.Load(Path.Combine(_output, "results.json"));
+        Assert.Multiple(() =>
+        {
+            Assert.That(report.Fde!.Partitioning, Is.EqualTo(partitions));
+            Assert.That(report.Fde.OutputDimension, Is.EqualTo(4 * 8 * 8));
+            Assert.That(report.Fde.DocumentAggregation, Is.EqualTo(partitions == "simhash" ? "average" : "normalized_average"));
+            Assert.That(report.FdeTrainSeconds, partitions == "simhash" ? Is.Null : Is.GreaterThan(0));
+        });
+    }
+
+    [Test]
+    public async Task Run_UnknownPartitions_FailsNamingTheChoices()
+    {
+        (int exitCode, _, string error) = await CliRunner.RunAsync("bench", "synthetic", "--docs", "10", "--partitions", "voronoi");
+        Assert.That(exitCode, Is.Not.Zero);
+        Assert.That(error, Does.Contain("--partitions \"voronoi\"").And.Contain("kmeans").And.Contain("simhash"));
+    }
+
+    [Test]
     public async Task Run_TwoIndexes_WritesOneReportEach()
     {
         (int exitCode, _, string error) = await CliRunner.RunAsync("bench", "synthetic", "--docs", "200", "--tokens", "4", "--dim", "8",
