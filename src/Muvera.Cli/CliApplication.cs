@@ -151,7 +151,7 @@ internal static class CliApplication
 
     private static Option<FdeSpec?> FdeOption() => new("--fde")
     {
-        Description = "FDE parameters R,k,dproj[,final]: repetitions, partition exponent (2^k partitions), AMS projection dimension, optional final projection [default: 40,6,32 with kmeans, 20,5,16 with simhash].",
+        Description = "FDE parameters R,k,dproj[,final]: repetitions, partition exponent (2^k partitions), AMS projection dimension, optional final projection [default: 20,6,32 with kmeans, 20,5,16 with simhash].",
         CustomParser = result => Parse<FdeSpec?>(result, FdeSpec.Parse, null),
     };
 
@@ -168,7 +168,7 @@ internal static class CliApplication
 
     private static Option<FdeStorage> FdeStorageOption() => new("--fde-storage")
     {
-        Description = "How the flat index stores FDEs: f32, f16, int8 or pq[:<bits>[,<sub-space size>]] (product quantization, 4 or 8 bits) [default: pq:4,4].",
+        Description = "How the flat index stores FDEs: f32, f16, int8 or pq[:<bits>[,<sub-space size>]] (product quantization, 4 or 8 bits, with an optional refinement stage +bits,sub-space[xN]) [default: pq:4,16+4,4x4].",
         DefaultValueFactory = _ => FdeStorage.Default,
         CustomParser = result => Parse(result, ListParsers.ParseFdeStorage, FdeStorage.Default),
     };

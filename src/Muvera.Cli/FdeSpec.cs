@@ -11,8 +11,8 @@ namespace Muvera.Cli;
 /// <see cref="FdeOptions.CreateSimHash(int, int)"/> (SimHash).</summary>
 internal sealed record FdeSpec(int Repetitions, int SimHashProjections, int ProjectionDimension, int? FinalDimension)
 {
-    /// <summary>(40, 6, 32) with learned partitions, no final projection: <see cref="FdeOptions.CreateRecommended(int, int)"/>.</summary>
-    public static FdeSpec Recommended { get; } = new(40, 6, 32, null);
+    /// <summary>(20, 6, 32) with learned partitions, no final projection: <see cref="FdeOptions.CreateRecommended(int, int)"/>.</summary>
+    public static FdeSpec Recommended { get; } = new(20, 6, 32, null);
 
     /// <summary>(20, 5, 16) with SimHash, no final projection: <see cref="FdeOptions.CreateSimHash(int, int)"/>.</summary>
     public static FdeSpec SimHash { get; } = new(20, 5, 16, null) { Partitioning = FdePartitioning.SimHash };
@@ -82,7 +82,7 @@ internal sealed record FdeSpec(int Repetitions, int SimHashProjections, int Proj
         }
     }
 
-    /// <summary>The numbers and the partitioning, for progress lines: <c>40,6,32 kmeans</c>.</summary>
+    /// <summary>The numbers and the partitioning, for progress lines: <c>20,6,32 kmeans</c>.</summary>
     public string Describe() => $"{this} {Name(Partitioning)}";
 
     public override string ToString() => FinalDimension is int final

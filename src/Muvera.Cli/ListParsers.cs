@@ -56,7 +56,8 @@ internal static class ListParsers
         return Array.FindAll(AllModes, modes.Contains);
     }
 
-    /// <summary><c>--fde-storage f32|f16|int8|pq[:bits[,sub-space size]]</c>: how the flat index stores FDEs.</summary>
+    /// <summary><c>--fde-storage f32|f16|int8|pq[:bits[,sub-space size][+bits,sub-space size[xcandidates]]]</c>: how the
+    /// flat index stores FDEs (product quantization with an optional refinement stage).</summary>
     public static FdeStorage ParseFdeStorage(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -73,27 +74,61 @@ internal static class ListParsers
                 return FdeStorage.ProductQuantization();
         }
 
+        const string Usage = "expected f32, f16, int8 or pq[:<bits>[,<sub-space size>][+<bits>,<sub-space size>[x<candidates per result>]]] (for example pq:4,4, pq:8,8 or pq:4,4+4,4x2)";
         if (!value.StartsWith("pq:", StringComparison.Ordinal))
         {
-            throw new CliException($"--fde-storage \"{text}\": expected f32, f16, int8 or pq[:<bits>[,<sub-space size>]] (for example pq:4,4 or pq:8,8).");
+            throw new CliException($"--fde-storage \"{text}\": {Usage}.");
         }
 
-        string[] parts = value[3..].Split(',', StringSplitOptions.TrimEntries);
-        if (parts.Length > 2 || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int bits)
-            || (parts.Length == 2 && !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out _)))
+        string[] stages = value[3..].Split('+', StringSplitOptions.TrimEntries);
+        if (stages.Length > 2)
         {
-            throw new CliException($"--fde-storage \"{text}\": expected pq:<bits>[,<sub-space size>] with integers (for example pq:4,4 or pq:8,8).");
+            throw new CliException($"--fde-storage \"{text}\": {Usage}.");
         }
 
-        int subspace = parts.Length == 2 ? int.Parse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture) : 4;
         try
         {
-            return FdeStorage.ProductQuantization(bits, subspace);
+            int[] first = ParseIntegers(text, stages[0], 1, 2, Usage);
+            FdeStorage storage = FdeStorage.ProductQuantization(first[0], first.Length == 2 ? first[1] : 4);
+            if (stages.Length == 2)
+            {
+                string[] refinement = stages[1].Split('x', StringSplitOptions.TrimEntries);
+                int[] second = ParseIntegers(text, refinement[0], 2, 2, Usage);
+                int candidates = refinement.Length switch
+                {
+                    1 => 2,
+                    2 => ParseIntegers(text, refinement[1], 1, 1, Usage)[0],
+                    _ => throw new CliException($"--fde-storage \"{text}\": {Usage}."),
+                };
+                storage = storage.WithRefinement(second[0], second[1], candidates);
+            }
+
+            return storage;
         }
         catch (ArgumentOutOfRangeException e)
         {
             throw new CliException($"--fde-storage \"{text}\": {e.Message}", e);
         }
+    }
+
+    private static int[] ParseIntegers(string text, string part, int minimum, int maximum, string usage)
+    {
+        string[] pieces = part.Split(',', StringSplitOptions.TrimEntries);
+        var values = new int[pieces.Length];
+        for (int i = 0; i < pieces.Length; i++)
+        {
+            if (!int.TryParse(pieces[i], NumberStyles.None, CultureInfo.InvariantCulture, out values[i]))
+            {
+                throw new CliException($"--fde-storage \"{text}\": \"{pieces[i]}\" is not a number; {usage}.");
+            }
+        }
+
+        if (pieces.Length < minimum || pieces.Length > maximum)
+        {
+            throw new CliException($"--fde-storage \"{text}\": {usage}.");
+        }
+
+        return values;
     }
 
     /// <summary>The name of a mode as results.json writes it.</summary>

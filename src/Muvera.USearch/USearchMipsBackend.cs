@@ -63,4 +63,14 @@ public sealed class USearchMipsBackend : MipsBackend
             ? usearch.Search(query, k, results, Options.ExpansionSearch)
             : index.Search(query, k, results);
     }
+
+    /// <inheritdoc/>
+    public override int Search(IMipsIndex index, ReadOnlySpan<float> query, int k, Span<ScoredId> results, MipsFilter filter)
+    {
+        ArgumentNullException.ThrowIfNull(index);
+        ArgumentNullException.ThrowIfNull(filter);
+        return index is USearchMipsIndex usearch
+            ? usearch.Search(query, k, results, Options.ExpansionSearch, filter)
+            : base.Search(index, query, k, results, filter);
+    }
 }

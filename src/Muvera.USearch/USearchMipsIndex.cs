@@ -298,6 +298,33 @@ public sealed class USearchMipsIndex : IMipsIndex
         return SearchCore(query, k, expansionSearch, count, results);
     }
 
+    /// <summary>The (at most) <paramref name="k"/> best vectors among those <paramref name="filter"/> allows, with a beam
+    /// of max(k, <paramref name="expansionSearch"/>): USearch skips disallowed vectors while it walks the graph, so a very
+    /// selective filter leaves the beam few allowed neighbours to expand and may find fewer than k (see the README on
+    /// filtered search).</summary>
+    /// <param name="query">A vector of <see cref="Dimension"/> finite values.</param>
+    /// <param name="k">How many results at most (positive).</param>
+    /// <param name="results">Receives the results, best first; at least min(k, Count) long.</param>
+    /// <param name="expansionSearch">The beam width ef, in [1, <see cref="USearchOptions.MaxExpansion"/>].</param>
+    /// <param name="filter">The allowed ids.</param>
+    /// <returns>How many results were written.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="filter"/> is null.</exception>
+    /// <exception cref="ArgumentException">A wrong query length, a non-finite or out-of-range value, or
+    /// <paramref name="results"/> too short.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> or <paramref name="expansionSearch"/> is out of range.</exception>
+    /// <exception cref="ObjectDisposedException">The index has been disposed.</exception>
+    public int Search(ReadOnlySpan<float> query, int k, Span<ScoredId> results, int expansionSearch, MipsFilter filter)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        ThrowIfDisposed();
+        MipsArguments.ValidateQuery(query, Dimension, nameof(query));
+        ValidateStorageRange(query, nameof(query));
+        int count = Count;
+        MipsArguments.ValidateSearch(k, count, results.Length, nameof(results));
+        USearchOptions.ValidateRange(expansionSearch, 1, USearchOptions.MaxExpansion, nameof(expansionSearch));
+        return SearchCore(query, k, expansionSearch, count, results, filter);
+    }
+
     /// <inheritdoc/>
     public void SearchBatch(ReadOnlySpan<float> queries, int k, Span<ScoredId> results) =>
         SearchBatch(queries, k, results, ExpansionSearch, s_allCores);
@@ -581,7 +608,7 @@ public sealed class USearchMipsIndex : IMipsIndex
 
     // The beam keeps max(k, ef) candidates; asking USearch for that many results (its own ef stays 1) searches with
     // exactly that beam, and the best k of them, in result order, are the answer.
-    private int SearchCore(ReadOnlySpan<float> query, int k, int expansion, int count, Span<ScoredId> destination)
+    private int SearchCore(ReadOnlySpan<float> query, int k, int expansion, int count, Span<ScoredId> destination, MipsFilter? filter = null)
     {
         if (count == 0)
         {
@@ -601,7 +628,9 @@ public sealed class USearchMipsIndex : IMipsIndex
             _contexts.Wait();
             try
             {
-                found = _native.Search(query, keys[..wanted], distances[..wanted]);
+                found = filter is null
+                    ? _native.Search(query, keys[..wanted], distances[..wanted])
+                    : _native.FilteredSearch(query, keys[..wanted], distances[..wanted], filter);
             }
             finally
             {

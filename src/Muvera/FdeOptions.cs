@@ -13,7 +13,7 @@ namespace Muvera;
 /// <remarks>
 /// <para>Defaults follow the reference implementation's config (R = 1, k = 0, seed 1, SimHash, identity, no fill, plain
 /// averages, no final projection). <see cref="CreateRecommended"/> gives Muvera's data-aware default (learned k-means
-/// partitions, R = 40, k = 6, AMS to 32, fill, normalized averages: 81,920 floats), which needs training;
+/// partitions, R = 20, k = 6, AMS to 32, fill, normalized averages: 40,960 floats), which needs training;
 /// <see cref="CreateSimHash"/> gives the paper's Pareto configuration (20, 5, 16) with SimHash, AMS and fill, the
 /// reference's function, which needs none.</para>
 /// <para>Ranges are checked when a property is set (<see cref="ArgumentOutOfRangeException"/> naming the property);
@@ -366,15 +366,16 @@ public sealed record FdeOptions
     /// <summary>
     /// Muvera's recommended configuration for a token dimension: learned partitions
     /// (<see cref="FdePartitioning.KMeans"/>, 2^6 = 64 centroids per repetition trained on
-    /// <see cref="DefaultTrainingSample"/> tokens), R = 40, AMS to d_proj = 32, fill on,
-    /// <see cref="FdeDocumentAggregation.NormalizedAverage"/>, no final projection: 81,920 floats (10,240 bytes per
-    /// document in the default 4-bit product-quantized flat storage). Needs training
+    /// <see cref="DefaultTrainingSample"/> tokens), R = 20, AMS to d_proj = 32, fill on,
+    /// <see cref="FdeDocumentAggregation.NormalizedAverage"/>, no final projection: 40,960 floats (1,280 bytes scanned
+    /// per document in the default flat storage, <see cref="Indexing.FdeStorage.Default"/>). Needs training
     /// (<see cref="FdeEncoder.Train(FdeOptions, IReadOnlyList{ReadOnlyMultiVector})"/>; a <see cref="MuveraIndex"/> trains
     /// by itself).
     /// </summary>
-    /// <remarks>Chosen by measurement (<c>bench/results/2026-12-06-learned-partitions.md</c>): on NFCorpus with
-    /// all-MiniLM-L6-v2 its 100 FDE candidates hold 0.96 of the exact Chamfer top 10, against 0.77 for
-    /// <see cref="CreateSimHash"/>. For the reference's data-oblivious function (no training, golden-tested, the same
+    /// <remarks>Chosen by measurement with the default storage (<c>bench/results/2026-12-07-learned-partitions.md</c>): on
+    /// NFCorpus with all-MiniLM-L6-v2 its 100 FDE candidates hold 0.94 of the exact Chamfer top 10 (0.95 as float32),
+    /// against 0.77 for <see cref="CreateSimHash"/>; twice the repetitions (R = 40, 81,920 floats) hold 0.95-0.97 but
+    /// scan two to eight times the bytes per query. For the reference's data-oblivious function (no training, golden-tested, the same
     /// encoding for any corpus) use <see cref="CreateSimHash"/>.</remarks>
     /// <param name="dimension">The token dimension d.</param>
     /// <param name="seed">The seed of the random matrices and of training.</param>
@@ -383,7 +384,7 @@ public sealed record FdeOptions
     {
         Dimension = dimension,
         Partitioning = FdePartitioning.KMeans,
-        Repetitions = 40,
+        Repetitions = 20,
         SimHashProjections = 6,
         Projection = FdeProjection.Ams,
         ProjectionDimension = 32,

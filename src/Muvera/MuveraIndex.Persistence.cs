@@ -842,6 +842,9 @@ public sealed partial class MuveraIndex
         MaxTrainingSample = storage.MaxTrainingSample,
         Iterations = storage.Iterations,
         Seed = storage.Seed,
+        RefineBits = storage.RefineBits,
+        RefineSubspaceDimension = storage.RefineSubspaceDimension,
+        RefineCandidates = storage.RefineCandidates,
     };
 
     private static string StorageKindName(FdeStorageKind kind) => kind switch
@@ -868,19 +871,27 @@ public sealed partial class MuveraIndex
             if (!storage.IsQuantized)
             {
                 Invalid(stored.Bits != storage.Bits || stored.SubspaceDimension != 1 || stored.TrainingRows != 0 || stored.MaxTrainingSample != 0
-                    || stored.Iterations != storage.Iterations || stored.Seed != storage.Seed, $"the manifest's {stored.Kind} fde_storage has settings of a quantized storage");
+                    || stored.Iterations != storage.Iterations || stored.Seed != storage.Seed || stored.RefineBits != 0 || stored.RefineSubspaceDimension != 0
+                    || stored.RefineCandidates != 0, $"the manifest's {stored.Kind} fde_storage has settings of a quantized storage");
                 return storage;
             }
 
             Invalid(stored.Bits != storage.Bits || stored.SubspaceDimension != storage.SubspaceDimension,
                 $"the manifest's {stored.Kind} fde_storage has {stored.Bits} bits and sub-space {stored.SubspaceDimension}");
-            return storage with
+            storage = storage with
             {
                 TrainingRows = stored.TrainingRows,
                 MaxTrainingSample = stored.MaxTrainingSample,
                 Iterations = stored.Iterations,
                 Seed = stored.Seed,
             };
+            if (stored.RefineBits == 0 && stored.RefineSubspaceDimension == 0 && stored.RefineCandidates == 0)
+            {
+                return storage;
+            }
+
+            Invalid(storage.Kind != FdeStorageKind.ProductQuantization, $"the manifest gives a refinement stage to {stored.Kind} storage");
+            return storage.WithRefinement(stored.RefineBits, stored.RefineSubspaceDimension, stored.RefineCandidates);
         }
         catch (ArgumentException e)
         {

@@ -180,7 +180,8 @@ public sealed partial class MuveraIndex : IDisposable
     }
 
     /// <summary>An empty index with the default backend: a <see cref="FlatMipsBackend"/> with the default storage
-    /// (<see cref="FdeStorage.Default"/>, 4-bit product quantization, trained once the index holds 1,024 documents).</summary>
+    /// (<see cref="FdeStorage.Default"/>: 4-bit product quantization with a refinement stage, trained once the index
+    /// holds 1,024 documents; FDEs stay float32 until then).</summary>
     /// <param name="options">Encoding and storage options.</param>
     /// <returns>The index.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
@@ -524,7 +525,24 @@ public sealed partial class MuveraIndex : IDisposable
             }
 
             int candidates = options.Candidates ?? DefaultOrCalibrated(k);
-            List<ScoredId> found = CandidatesUnderLock(fde, Math.Min(candidates, live));
+            MipsFilter? allowed = options.Filter?.Resolve(_ids, _ordinals);
+            if (allowed is not null)
+            {
+                if (allowed.AllowedCount == 0)
+                {
+                    return [];
+                }
+
+                if (options.Rerank && allowed.AllowedCount <= candidates)
+                {
+                    // Every allowed document would be a candidate: rerank them all, which is the filtered exact result.
+                    return Hits(scorer.Rerank(rerankQuery, _store, allowed.ToArray(), k), null);
+                }
+            }
+
+            List<ScoredId> found = allowed is null
+                ? CandidatesUnderLock(fde, Math.Min(candidates, live))
+                : FilteredCandidatesUnderLock(fde, Math.Min(candidates, allowed.AllowedCount), allowed);
             if (!options.Rerank)
             {
                 int count = Math.Min(k, found.Count);
@@ -546,13 +564,7 @@ public sealed partial class MuveraIndex : IDisposable
             }
 
             ScoredId[] reranked = found.Count == 0 ? [] : scorer.Rerank(rerankQuery, _store, ordinals, k);
-            var result = new MuveraSearchHit[reranked.Length];
-            for (int i = 0; i < reranked.Length; i++)
-            {
-                result[i] = new MuveraSearchHit(_ids[reranked[i].Id]!, reranked[i].Score, fdeScores[reranked[i].Id]);
-            }
-
-            return result;
+            return Hits(reranked, fdeScores);
         }
         finally
         {
@@ -567,8 +579,36 @@ public sealed partial class MuveraIndex : IDisposable
     /// <returns>Up to <paramref name="k"/> hits, best first (ties to the earlier-added document).</returns>
     /// <exception cref="ArgumentException">An empty query, a wrong dimension or a NaN, ∞ or too large value (<see cref="FdeEncoder.TokenValueLimit"/>).</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> is not positive.</exception>
-    public MuveraSearchHit[] SearchExact(ReadOnlyMultiVector query, int k)
+    public MuveraSearchHit[] SearchExact(ReadOnlyMultiVector query, int k) => SearchExact(query, k, null);
+
+    /// <summary>Exact search among the documents <paramref name="filter"/> allows: Chamfer against each of them (brute
+    /// force with <see cref="Scorer"/>). Hits carry <see cref="MuveraSearchHit.FdeScore"/> = NaN.</summary>
+    /// <param name="query">The query's token vectors (at least one, of <see cref="Dimension"/>).</param>
+    /// <param name="k">How many hits at most (positive).</param>
+    /// <param name="filter">The allowed documents, or null for all.</param>
+    /// <returns>Up to <paramref name="k"/> hits, best first (ties to the earlier-added document).</returns>
+    /// <exception cref="ArgumentException">An empty query, a wrong dimension or a NaN, ∞ or too large value (<see cref="FdeEncoder.TokenValueLimit"/>).</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> is not positive.</exception>
+    public MuveraSearchHit[] SearchExact(ReadOnlyMultiVector query, int k, MuveraFilter? filter)
     {
+        if (filter is not null)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
+            ValidateQuery(query);
+            IChamferScorer filteredScorer = Scorer;
+            _lock.EnterReadLock();
+            try
+            {
+                ThrowIfDisposed();
+                MipsFilter allowed = filter.Resolve(_ids, _ordinals);
+                return allowed.AllowedCount == 0 ? [] : Hits(filteredScorer.Rerank(query, _store, allowed.ToArray(), k), null);
+            }
+            finally
+            {
+                _lock.ExitReadLock();
+            }
+        }
+
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
         ValidateQuery(query);
         IChamferScorer scorer = Scorer;
@@ -713,6 +753,36 @@ public sealed partial class MuveraIndex : IDisposable
         }
 
         return found;
+    }
+
+    // The best `wanted` allowed candidates (the filter already excludes deleted documents).
+    private List<ScoredId> FilteredCandidatesUnderLock(ReadOnlySpan<float> fde, int wanted, MipsFilter allowed)
+    {
+        var buffer = new ScoredId[Math.Max(wanted, 1)];
+        int got = Backend.Search(_mips, fde, wanted, buffer, allowed);
+        var found = new List<ScoredId>(got);
+        for (int i = 0; i < got; i++)
+        {
+            if (allowed.Allows(buffer[i].Id) && _ids[buffer[i].Id] is not null)
+            {
+                found.Add(buffer[i]);
+            }
+        }
+
+        return found;
+    }
+
+    // Reranked (or exact) results as hits; FDE scores from the candidates, NaN where there were none.
+    private MuveraSearchHit[] Hits(ScoredId[] ranked, Dictionary<int, float>? fdeScores)
+    {
+        var hits = new MuveraSearchHit[ranked.Length];
+        for (int i = 0; i < ranked.Length; i++)
+        {
+            float fdeScore = fdeScores is not null && fdeScores.TryGetValue(ranked[i].Id, out float value) ? value : float.NaN;
+            hits[i] = new MuveraSearchHit(_ids[ranked[i].Id]!, ranked[i].Score, fdeScore);
+        }
+
+        return hits;
     }
 
     private ScoredId[] ExactUnderLock(IChamferScorer scorer, ReadOnlyMultiVector query, int k)

@@ -42,6 +42,10 @@ public sealed record MuveraSearchOptions
     /// ranked by their FDE inner product.</summary>
     public bool Rerank { get; init; } = true;
 
+    /// <summary>The documents the search may return (default null: all). See <see cref="MuveraFilter"/> for how a
+    /// filtered search runs; with every allowed document a candidate it equals filtered exact search.</summary>
+    public MuveraFilter? Filter { get; init; }
+
     /// <summary>Whether the query is reduced by ball carving before reranking (default false): tokens are clustered
     /// greedily and each cluster is replaced by the sum of its tokens, so reranking costs less and scores
     /// approximate Chamfer (see <see cref="Scoring.QueryReduction"/>). The FDE candidates use the full query.</summary>

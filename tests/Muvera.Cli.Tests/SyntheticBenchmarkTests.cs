@@ -45,6 +45,9 @@ public sealed class SyntheticBenchmarkTests
             Assert.That(report.Fde!.Repetitions, Is.EqualTo(20));
             Assert.That(report.BuildSeconds, Is.GreaterThan(0));
             Assert.That(report.MemoryBytes, Is.GreaterThan(0));
+            Assert.That(report.FdeStorage, Is.EqualTo("pq:4,16+4,4x4"), "the default storage");
+            Assert.That(report.FdeBytesPerDocument, Is.EqualTo(4L * report.Fde!.OutputDimension), "300 documents are below the 1,024 the quantizer trains on: float32 until then");
+            Assert.That(report.TokenBytesPerDocument, Is.EqualTo(8L * 16 * 4));
             Assert.That(report.Runs.Select(r => (r.Mode, r.Candidates)), Is.EqualTo(new (RunMode, int?)[]
             {
                 (RunMode.Exact, null), (RunMode.Muvera, 10), (RunMode.Fde, 10), (RunMode.Muvera, 50), (RunMode.Fde, 50), (RunMode.Muvera, 300), (RunMode.Fde, 300),
@@ -67,6 +70,34 @@ public sealed class SyntheticBenchmarkTests
         });
         Assert.That(File.Exists(Path.Combine(_output, "candidate-recall.png")), Is.True);
         Assert.That(output, Does.Contain("recall@10").And.Contain("muvera"));
+    }
+
+    [TestCase("int8", 2048)]
+    [TestCase("pq:4,4", 256)]
+    [TestCase("pq:8,8", 128)]
+    [TestCase("f16", 4096)]
+    public async Task Run_FdeStorage_ReportsItAndItsBytes(string storage, long bytesPerDocument)
+    {
+        // (4, 3, 64)-FDEs of 2,048 floats; 1,100 documents pass the 1,024 that int8 and 4-bit PQ train on. 8-bit PQ
+        // trains on 8,192 by default, so this run keeps it untrained: float32 bytes.
+        (int exitCode, string output, string error) = await CliRunner.RunAsync("bench", "synthetic", "--docs", "1100", "--tokens", "4", "--dim", "64",
+            "--queries", "5", "--candidates", "20", "--fde", "4,3,64", "--fde-storage", storage, "--out", _output);
+        Assert.That(exitCode, Is.Zero, error + output);
+        EvaluationReport report = EvaluationReport.Load(Path.Combine(_output, "results.json"));
+        Assert.Multiple(() =>
+        {
+            Assert.That(report.FdeStorage, Is.EqualTo(storage));
+            Assert.That(report.FdeBytesPerDocument, Is.EqualTo(storage == "pq:8,8" ? 4L * 2048 : bytesPerDocument));
+            Assert.That(report.Runs.Single(r => r.Mode == RunMode.Muvera).RecallAt10, Is.GreaterThan(0.5));
+        });
+    }
+
+    [Test]
+    public async Task Run_BadFdeStorage_IsAUsageError()
+    {
+        (int exitCode, _, string error) = await CliRunner.RunAsync("bench", "synthetic", "--docs", "10", "--fde-storage", "pq:3");
+        Assert.That(exitCode, Is.Not.Zero);
+        Assert.That(error, Does.Contain("--fde-storage \"pq:3\""));
     }
 
     [Test]

@@ -51,7 +51,7 @@ public sealed class FdeOptionsTests
     }
 
     [Test]
-    public void CreateRecommended_Dimension384_IsLearnedPartitionsWith81920Floats()
+    public void CreateRecommended_Dimension384_IsLearnedPartitionsWith40960Floats()
     {
         FdeOptions options = FdeOptions.CreateRecommended(384);
         Assert.Multiple(() =>
@@ -59,7 +59,7 @@ public sealed class FdeOptionsTests
             Assert.That(options.Partitioning, Is.EqualTo(FdePartitioning.KMeans));
             Assert.That(options.RequiresTraining, Is.True);
             Assert.That(options.DocumentAggregation, Is.EqualTo(FdeDocumentAggregation.NormalizedAverage));
-            Assert.That(options.Repetitions, Is.EqualTo(40));
+            Assert.That(options.Repetitions, Is.EqualTo(20));
             Assert.That(options.SimHashProjections, Is.EqualTo(6));
             Assert.That(options.PartitionCount, Is.EqualTo(64));
             Assert.That(options.Projection, Is.EqualTo(FdeProjection.Ams));
@@ -67,7 +67,7 @@ public sealed class FdeOptionsTests
             Assert.That(options.FillEmptyPartitions, Is.True);
             Assert.That(options.TrainingSample, Is.EqualTo(FdeOptions.DefaultTrainingSample));
             Assert.That(options.TrainingIterations, Is.EqualTo(FdeOptions.DefaultTrainingIterations));
-            Assert.That(options.OutputDimension, Is.EqualTo(81_920));
+            Assert.That(options.OutputDimension, Is.EqualTo(40_960));
             Assert.That(options.MatrixEntries, Is.EqualTo((40L * 64 * 384) + (40 * 384)), "centroids and AMS");
             Assert.That(options.ScratchFloatsPerToken, Is.EqualTo(384 + (40 * 64) + 64));
         });

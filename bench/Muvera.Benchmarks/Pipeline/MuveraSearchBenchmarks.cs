@@ -23,9 +23,11 @@ namespace Muvera.Benchmarks.Pipeline;
 
 /// <summary>
 /// End-to-end <see cref="MuveraIndex"/> search latency on 100,000 synthetic documents (64 tokens × 128-d, float16
-/// tokens; the clustered generator of <see cref="SyntheticCorpus"/>, seed 2024) with the paper's (20, 5, 16) FDEs, per
-/// backend (exact flat float32; USearch HNSW float16, M 32, ef_construction 128, ef = N), against exact brute-force
-/// Chamfer over the same store. One query per iteration (iterations cycle through 100 queries of 32 tokens), so the
+/// tokens; the clustered generator of <see cref="SyntheticCorpus"/>, seed 2024; <c>MUVERA_BENCH_DOCS</c> sets another
+/// count, e.g. 20000) with the paper's (20, 5, 16) FDEs, per backend (flat with float32, int8, 4-bit or 8-bit
+/// product-quantized FDEs — "Flat-f32", "Flat-int8", "Flat-pq4", "Flat-pq8"; USearch HNSW float16, M 32,
+/// ef_construction 128, ef = N; <c>MUVERA_BENCH_BACKENDS</c> selects), against exact brute-force Chamfer over the same
+/// store. One query per iteration (iterations cycle through 100 queries of 32 tokens), so the
 /// P50/P99 columns are per-query latencies. Indexes are built once by <c>--prepare muvera</c> and cached as saved
 /// MuveraIndex directories under the temp folder (<c>muvera-bench/</c>); the preparation prints build time, memory per
 /// document and recall@10 against exact search for each mode.
@@ -41,12 +43,17 @@ public class MuveraSearchBenchmarks
     private ReadOnlyMultiVector[] _queries = [];
     private int _next;
 
-    /// <summary>The MIPS backend: "Flat" or "HNSW".</summary>
-    [Params("Flat", "HNSW")]
-    public string Backend { get; set; } = "Flat";
+    /// <summary>The MIPS backend (see the class summary).</summary>
+    [ParamsSource(nameof(Backends))]
+    public string Backend { get; set; } = "Flat-pq4";
 
-    /// <summary>Documents in the corpus.</summary>
-    public static int Count => SyntheticData.Smoke ? 2_000 : 100_000;
+    /// <summary>The backends measured: MUVERA_BENCH_BACKENDS (comma-separated), else the flat storages and HNSW.</summary>
+    public static IEnumerable<string> Backends =>
+        Environment.GetEnvironmentVariable("MUVERA_BENCH_BACKENDS")?.Split(',') ?? ["Flat-f32", "Flat-int8", "Flat-pq4", "HNSW"];
+
+    /// <summary>Documents in the corpus: MUVERA_BENCH_DOCS, else 100,000 (2,000 at smoke scale).</summary>
+    public static int Count => SyntheticData.Smoke ? 2_000
+        : Environment.GetEnvironmentVariable("MUVERA_BENCH_DOCS") is string docs ? int.Parse(docs, CultureInfo.InvariantCulture) : 100_000;
 
     /// <summary>The candidate counts measured (the table's MUVERA rows use <see cref="Candidates"/>).</summary>
     public static int[] CandidateLadder => [50, 100, 200, 300, 500, 1000, 2000];
@@ -79,11 +86,12 @@ public class MuveraSearchBenchmarks
         _index!.Search(NextQuery(), K, new MuveraSearchOptions { Candidates = Candidates, BallCarving = true });
 
     /// <summary>Builds (or loads) the cached indexes and prints build time, memory and recall for every mode.</summary>
-    /// <param name="backends">The backends to prepare ("Flat", "HNSW", "HNSW-R10k4"); none means Flat and HNSW.</param>
+    /// <param name="backends">The backends to prepare ("Flat-f32", "Flat-int8", "Flat-pq4", "Flat-pq8", "HNSW",
+    /// "HNSW-R10k4"); none means <see cref="Backends"/>.</param>
     public static void Prepare(params string[] backends)
     {
         SyntheticCorpus corpus = Corpus();
-        foreach (string backend in backends.Length > 0 ? backends : ["Flat", "HNSW"])
+        foreach (string backend in backends.Length > 0 ? backends : Backends)
         {
             using MuveraIndex index = Open(backend, corpus, report: true);
         }
@@ -105,7 +113,10 @@ public class MuveraSearchBenchmarks
         string directory = Path.Combine(Indexing.FdeCorpus.CacheDirectory, $"muvera-{backend.ToLowerInvariant()}-v{SyntheticCorpus.GeneratorVersion}-{Count}");
         MipsBackend mips = backend switch
         {
-            "Flat" => new FlatMipsBackend(),
+            "Flat-f32" => new FlatMipsBackend(FdeStorage.Float32),
+            "Flat-int8" => new FlatMipsBackend(FdeStorage.Int8),
+            "Flat-pq4" => new FlatMipsBackend(FdeStorage.ProductQuantization(4, 4)),
+            "Flat-pq8" => new FlatMipsBackend(FdeStorage.ProductQuantization(8, 8)),
             "HNSW" or "HNSW-R10k4" => new USearchMipsBackend(new USearchOptions { ScalarKind = USearchScalarKind.Float16, Connectivity = 32, ExpansionAdd = 128, ExpansionSearch = 16 }),
             _ => throw new InvalidOperationException($"Unknown backend {backend}."),
         };
@@ -154,7 +165,7 @@ public class MuveraSearchBenchmarks
     {
         string buildNote = Path.Combine(Indexing.FdeCorpus.CacheDirectory, $"muvera-{backend.ToLowerInvariant()}-{Count}.build.txt");
         Console.WriteLine($"== {backend}: {index.Count:N0} documents; build: {(File.Exists(buildNote) ? File.ReadAllText(buildNote).Trim() : "?")}");
-        Console.WriteLine($"   memory per document: tokens {index.TokenBytes / (double)index.Count:N0} B (float16), FDE {(index.FdeBytes is long fde ? (fde / (double)index.Count).ToString("N0", CultureInfo.InvariantCulture) : "n/a")} B; " +
+        Console.WriteLine($"   memory per document: tokens {index.TokenBytes / (double)index.Count:N0} B (float16), FDE {(index.FdeBytes is long fde ? (fde / (double)index.Count).ToString("N0", CultureInfo.InvariantCulture) : "n/a")} B (stored {index.FdeBytesPerDocument?.ToString(CultureInfo.InvariantCulture) ?? "n/a"} B); " +
             $"working set after load +{loadedBytes / (double)index.Count:N0} B/doc (token file mapped, not all resident)");
 
         ReadOnlyMultiVector[] queries = Enumerable.Range(0, QueryCount).Select(corpus.GetQuery).ToArray();
@@ -257,18 +268,16 @@ public class MuveraThroughputBenchmarks
     private MuveraIndex? _index;
     private ReadOnlyMultiVector[] _queries = [];
 
-    /// <summary>The MIPS backend: "Flat", "HNSW" or "HNSW-R10k4" (default Flat and HNSW; the environment variable
-    /// MUVERA_BENCH_BACKENDS, comma-separated, overrides).</summary>
+    /// <summary>The MIPS backend, as in <see cref="MuveraSearchBenchmarks"/> (MUVERA_BENCH_BACKENDS selects).</summary>
     [ParamsSource(nameof(Backends))]
-    public string Backend { get; set; } = "Flat";
+    public string Backend { get; set; } = "Flat-pq4";
 
     /// <summary>N, the FDE candidates reranked (default 300 and 500; MUVERA_BENCH_CANDIDATES overrides).</summary>
     [ParamsSource(nameof(CandidateCounts))]
     public int Candidates { get; set; } = 300;
 
     /// <summary>The backends measured.</summary>
-    public static IEnumerable<string> Backends =>
-        Environment.GetEnvironmentVariable("MUVERA_BENCH_BACKENDS")?.Split(',') ?? ["Flat", "HNSW"];
+    public static IEnumerable<string> Backends => MuveraSearchBenchmarks.Backends;
 
     /// <summary>The candidate counts measured.</summary>
     public static IEnumerable<int> CandidateCounts =>

@@ -216,6 +216,41 @@ internal sealed unsafe class NativeIndex : IDisposable
         _handle.AttachView(file);
     }
 
+    /// <summary>Searches among the keys <paramref name="filter"/> allows (USearch calls back for every candidate).</summary>
+    public int FilteredSearch(ReadOnlySpan<float> query, Span<ulong> keys, Span<float> distances, Muvera.Indexing.MipsFilter filter)
+    {
+        Debug.Assert(keys.Length == distances.Length);
+        nint error = 0;
+        nuint found;
+        GCHandle state = GCHandle.Alloc(filter);
+        try
+        {
+            fixed (float* values = query)
+            fixed (ulong* keyPointer = keys)
+            fixed (float* distancePointer = distances)
+            {
+                found = NativeMethods.usearch_filtered_search(_handle, values, NativeMethods.ScalarFloat32, (nuint)keys.Length,
+                    &AllowKey, (void*)GCHandle.ToIntPtr(state), keyPointer, distancePointer, &error);
+            }
+        }
+        finally
+        {
+            state.Free();
+        }
+
+        ThrowOnError(error, "usearch_filtered_search");
+        Debug.Assert(found <= (nuint)keys.Length);
+        return (int)found;
+    }
+
+    // USearch's filter callback: non-zero keeps the key. It never throws (an exception cannot cross the native frames).
+    [UnmanagedCallersOnly]
+    private static int AllowKey(ulong key, void* state)
+    {
+        var filter = (Muvera.Indexing.MipsFilter?)GCHandle.FromIntPtr((nint)state).Target;
+        return key <= int.MaxValue && filter is not null && filter.Allows((int)key) ? 1 : 0;
+    }
+
     /// <summary>Brute-force inner-product search of <paramref name="queryCount"/> float queries against
     /// <paramref name="rows"/> float rows: for each query the <paramref name="count"/> smallest distances, by ascending
     /// distance, into <c>keys</c>/<c>distances</c> rows of <paramref name="count"/> (keys are row offsets).</summary>

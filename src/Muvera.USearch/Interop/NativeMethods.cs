@@ -106,6 +106,13 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Library)]
     public static partial nuint usearch_search(USearchIndexHandle index, void* query, int queryKind, nuint count, ulong* keys, float* distances, nint* error);
 
+    /// <summary><c>size_t usearch_filtered_search(usearch_index_t, void const* query, usearch_scalar_kind_t, size_t count,
+    /// int (*filter)(usearch_key_t key, void* state), void* state, usearch_key_t* keys, usearch_distance_t* distances,
+    /// usearch_error_t*)</c>: as <see cref="usearch_search"/>, keeping only keys for which the callback returns non-zero.</summary>
+    [LibraryImport(Library)]
+    public static partial nuint usearch_filtered_search(USearchIndexHandle index, void* query, int queryKind, nuint count,
+        delegate* unmanaged<ulong, void*, int> filter, void* state, ulong* keys, float* distances, nint* error);
+
     /// <summary><c>void usearch_exact_search(dataset, dataset_size, dataset_stride, queries, queries_size,
     /// queries_stride, scalar_kind, dimensions, metric_kind, count, threads, keys, keys_stride, distances,
     /// distances_stride, error)</c>: brute force over a caller-supplied matrix (OpenMP inside); keys are row offsets.</summary>

@@ -265,13 +265,29 @@ public sealed class FlatMipsIndex : IMipsIndex
     /// <exception cref="ArgumentException">A wrong query length, a non-finite value, or <paramref name="results"/> too short.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> is not positive.</exception>
     /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
-    public int Search(ReadOnlySpan<float> query, int k, Span<ScoredId> results, ParallelOptions parallelOptions)
+    public int Search(ReadOnlySpan<float> query, int k, Span<ScoredId> results, ParallelOptions parallelOptions) =>
+        Search(query, k, results, parallelOptions, null);
+
+    /// <summary>Searches one query among the vectors <paramref name="filter"/> allows (see
+    /// <see cref="Search(ReadOnlySpan{float}, int, Span{ScoredId}, ParallelOptions)"/>): the exact top k of the allowed
+    /// vectors.</summary>
+    /// <param name="query">A vector of <see cref="Dimension"/> finite values.</param>
+    /// <param name="k">How many results at most (positive).</param>
+    /// <param name="results">Receives min(k, allowed) results, best first; at least min(k, Count) long.</param>
+    /// <param name="parallelOptions">The thread limit and the cancellation token.</param>
+    /// <param name="filter">The allowed ids, or null for all.</param>
+    /// <returns>min(k, number of allowed vectors).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="parallelOptions"/> is null.</exception>
+    /// <exception cref="ArgumentException">A wrong query length, a non-finite value, or <paramref name="results"/> too short.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> is not positive.</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
+    public int Search(ReadOnlySpan<float> query, int k, Span<ScoredId> results, ParallelOptions parallelOptions, MipsFilter? filter)
     {
         ArgumentNullException.ThrowIfNull(parallelOptions);
         ObjectDisposedException.ThrowIf(_disposed, this);
         MipsArguments.ValidateQuery(query, _dimension, nameof(query));
         MipsArguments.ValidateSearch(k, _count, results.Length, nameof(results));
-        TopKHeap[] heaps = SearchBlock(query, 1, k, parallelOptions);
+        TopKHeap[] heaps = SearchBlock(query, 1, k, parallelOptions, filter);
         return heaps[0].CopySorted(results);
     }
 
@@ -289,7 +305,7 @@ public sealed class FlatMipsIndex : IMipsIndex
         for (int start = 0; start < count; start += QueryBlock)
         {
             int size = Math.Min(QueryBlock, count - start);
-            TopKHeap[] heaps = SearchBlock(queries.Slice(start * _dimension, size * _dimension), size, k, parallelOptions);
+            TopKHeap[] heaps = SearchBlock(queries.Slice(start * _dimension, size * _dimension), size, k, parallelOptions, null);
             for (int q = 0; q < size; q++)
             {
                 Span<ScoredId> row = results.Slice((start + q) * k, k);
@@ -475,19 +491,19 @@ public sealed class FlatMipsIndex : IMipsIndex
 
     /// <summary>Searches <paramref name="queryCount"/> (≤ <see cref="QueryBlock"/>) queries in one pass; returns a heap
     /// per query.</summary>
-    private TopKHeap[] SearchBlock(ReadOnlySpan<float> queries, int queryCount, int k, ParallelOptions options)
+    private TopKHeap[] SearchBlock(ReadOnlySpan<float> queries, int queryCount, int k, ParallelOptions options, MipsFilter? filter)
     {
         options.CancellationToken.ThrowIfCancellationRequested();
         return SimdDispatch.Preferred switch
         {
-            SimdWidth.Vector512 => SearchBlock<Lanes512, Vector512<float>>(queries, queryCount, k, options),
-            SimdWidth.Vector256 => SearchBlock<Lanes256, Vector256<float>>(queries, queryCount, k, options),
-            SimdWidth.Vector128 => SearchBlock<Lanes128, Vector128<float>>(queries, queryCount, k, options),
-            _ => SearchBlock<LanesScalar, float>(queries, queryCount, k, options),
+            SimdWidth.Vector512 => SearchBlock<Lanes512, Vector512<float>>(queries, queryCount, k, options, filter),
+            SimdWidth.Vector256 => SearchBlock<Lanes256, Vector256<float>>(queries, queryCount, k, options, filter),
+            SimdWidth.Vector128 => SearchBlock<Lanes128, Vector128<float>>(queries, queryCount, k, options, filter),
+            _ => SearchBlock<LanesScalar, float>(queries, queryCount, k, options, filter),
         };
     }
 
-    internal TopKHeap[] SearchBlock<TLanes, TVec>(ReadOnlySpan<float> queries, int queryCount, int k, ParallelOptions options)
+    internal TopKHeap[] SearchBlock<TLanes, TVec>(ReadOnlySpan<float> queries, int queryCount, int k, ParallelOptions options, MipsFilter? filter = null)
         where TLanes : struct, ILanes<TVec>
         where TVec : struct
     {
@@ -507,7 +523,7 @@ public sealed class FlatMipsIndex : IMipsIndex
         int threads = options.MaxDegreeOfParallelism is > 0 and var limit ? limit : Environment.ProcessorCount;
         if (work < ParallelThreshold || threads == 1 || segments.Count < 2)
         {
-            var worker = new Worker<TLanes, TVec>(this, queryCopy, queryCount, k);
+            var worker = new Worker<TLanes, TVec>(this, queryCopy, queryCount, k, filter);
             foreach ((int start, int rows) in segments)
             {
                 options.CancellationToken.ThrowIfCancellationRequested();
@@ -525,7 +541,7 @@ public sealed class FlatMipsIndex : IMipsIndex
 
         var gate = new Lock();
         Parallel.For(0, segments.Count, options,
-            () => new Worker<TLanes, TVec>(this, queryCopy, queryCount, k),
+            () => new Worker<TLanes, TVec>(this, queryCopy, queryCount, k, filter),
             (s, _, worker) =>
             {
                 options.CancellationToken.ThrowIfCancellationRequested();
@@ -647,10 +663,12 @@ public sealed class FlatMipsIndex : IMipsIndex
         private readonly TVec[] _accumulators;
         private readonly float[] _scratch;
         private readonly float[] _tail;
+        private readonly MipsFilter? _filter;
 
-        public Worker(FlatMipsIndex index, float[] queries, int queryCount, int k)
+        public Worker(FlatMipsIndex index, float[] queries, int queryCount, int k, MipsFilter? filter)
         {
             _index = index;
+            _filter = filter;
             _queries = queries;
             _queryCount = queryCount;
             Heaps = new TopKHeap[queryCount];
@@ -725,6 +743,11 @@ public sealed class FlatMipsIndex : IMipsIndex
                     }
 
                     int id = start + tile + r;
+                    if (_filter is not null && !_filter.Allows(id))
+                    {
+                        continue;
+                    }
+
                     for (int q = 0; q < _queryCount; q++)
                     {
                         float score = InnerProductKernels.Finish<TLanes, TVec>(accumulators[(q * tileRows) + r],

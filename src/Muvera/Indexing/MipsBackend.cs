@@ -68,6 +68,20 @@ public abstract class MipsBackend
     /// <returns>The byte count, or null.</returns>
     public virtual long? BytesPerVector(IMipsIndex index) => null;
 
+    /// <summary>The (at most) <paramref name="k"/> best vectors of <paramref name="index"/> among those
+    /// <paramref name="filter"/> allows. The flat backend scans every vector and skips the others (the exact top k of
+    /// the allowed ones, or the quantized scan's); HNSW backends filter during the graph walk. Backends that cannot
+    /// filter throw <see cref="NotSupportedException"/> (the default).</summary>
+    /// <param name="index">An index this backend created or loaded.</param>
+    /// <param name="query">The query vector.</param>
+    /// <param name="k">How many results (positive).</param>
+    /// <param name="results">Receives the results, best first.</param>
+    /// <param name="filter">The allowed ids.</param>
+    /// <returns>The number of results written.</returns>
+    /// <exception cref="NotSupportedException">The backend cannot search with a filter.</exception>
+    public virtual int Search(IMipsIndex index, ReadOnlySpan<float> query, int k, Span<ScoredId> results, MipsFilter filter) =>
+        throw new NotSupportedException($"The {Kind} backend cannot search with a filter; use the flat or the USearch backend, or search without a filter.");
+
     /// <summary>An empty index to move <paramref name="current"/>'s live vectors into when compacting (default: a new
     /// index, as <see cref="Create"/>).</summary>
     internal virtual IMipsIndex CreateEmptyLike(IMipsIndex current) => Create(current.Dimension);
@@ -99,7 +113,8 @@ public abstract class MipsBackend
 /// <summary>
 /// The flat backend: every search scans every stored FDE. Its <see cref="Storage"/> decides how: float32 or float16 in a
 /// <see cref="FlatMipsIndex"/> (exact), or int8 / product-quantized codes in a <see cref="QuantizedMipsIndex"/> (a SIMD
-/// integer scan, approximate scores). The default, <see cref="FdeStorage.Default"/>, is 4-bit product quantization.
+/// integer scan, approximate scores). The default, <see cref="FdeStorage.Default"/>, is 4-bit product quantization with
+/// a refinement stage (<c>pq:4,16+4,4x4</c>).
 /// </summary>
 public sealed class FlatMipsBackend : MipsBackend
 {
@@ -186,6 +201,20 @@ public sealed class FlatMipsBackend : MipsBackend
     }
 
     /// <inheritdoc/>
+    public override int Search(IMipsIndex index, ReadOnlySpan<float> query, int k, Span<ScoredId> results, MipsFilter filter)
+    {
+        ArgumentNullException.ThrowIfNull(index);
+        ArgumentNullException.ThrowIfNull(filter);
+        ParallelOptions parallelOptions = SearchParallelOptions ?? s_allCores;
+        return index switch
+        {
+            FlatMipsIndex flat => flat.Search(query, k, results, parallelOptions, filter),
+            QuantizedMipsIndex quantized => quantized.Search(query, k, results, parallelOptions, filter),
+            _ => base.Search(index, query, k, results, filter),
+        };
+    }
+
+    /// <inheritdoc/>
     public override long? MemoryBytes(IMipsIndex index) => index switch
     {
         FlatMipsIndex flat => flat.MemoryBytes,
@@ -206,6 +235,8 @@ public sealed class FlatMipsBackend : MipsBackend
     /// codes and FDE scores across <see cref="MuveraIndex.Compact"/>.</summary>
     internal override IMipsIndex CreateEmptyLike(IMipsIndex current) =>
         current is QuantizedMipsIndex quantized ? quantized.CreateEmptyLike() : base.CreateEmptyLike(current);
+
+    private static readonly ParallelOptions s_allCores = new();
 
     /// <summary>The storage a flat index file holds.</summary>
     internal static FdeStorage StorageOf(IMipsIndex index) => index switch

@@ -254,13 +254,28 @@ public sealed class QuantizedMipsIndex : IMipsIndex
     /// <exception cref="ArgumentException">A wrong query length, a non-finite value, or <paramref name="results"/> too short.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> is not positive.</exception>
     /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
-    public int Search(ReadOnlySpan<float> query, int k, Span<ScoredId> results, ParallelOptions parallelOptions)
+    public int Search(ReadOnlySpan<float> query, int k, Span<ScoredId> results, ParallelOptions parallelOptions) =>
+        Search(query, k, results, parallelOptions, null);
+
+    /// <summary>Searches one query among the vectors <paramref name="filter"/> allows: the scan skips the others, so the
+    /// result is the search's top k restricted to the allowed vectors.</summary>
+    /// <param name="query">A vector of <see cref="Dimension"/> finite values.</param>
+    /// <param name="k">How many results at most (positive).</param>
+    /// <param name="results">Receives min(k, allowed) results, best first; at least min(k, Count) long.</param>
+    /// <param name="parallelOptions">The thread limit and the cancellation token.</param>
+    /// <param name="filter">The allowed ids, or null for all.</param>
+    /// <returns>min(k, number of allowed vectors).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="parallelOptions"/> is null.</exception>
+    /// <exception cref="ArgumentException">A wrong query length, a non-finite value, or <paramref name="results"/> too short.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> is not positive.</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
+    public int Search(ReadOnlySpan<float> query, int k, Span<ScoredId> results, ParallelOptions parallelOptions, MipsFilter? filter)
     {
         ArgumentNullException.ThrowIfNull(parallelOptions);
         ObjectDisposedException.ThrowIf(_disposed, this);
         MipsArguments.ValidateQuery(query, _dimension, nameof(query));
         MipsArguments.ValidateSearch(k, _count, results.Length, nameof(results));
-        return SearchCore(query, k, results, parallelOptions);
+        return SearchCore(query, k, results, parallelOptions, filter);
     }
 
     /// <inheritdoc/>
@@ -287,7 +302,7 @@ public sealed class QuantizedMipsIndex : IMipsIndex
         Parallel.For(0, count, parallelOptions, q =>
         {
             Span<ScoredId> row = rows.AsSpan(q * k, k);
-            MipsArguments.SortAndPad(row, SearchCore(queryCopy.AsSpan(q * _dimension, _dimension), k, row, single));
+            MipsArguments.SortAndPad(row, SearchCore(queryCopy.AsSpan(q * _dimension, _dimension), k, row, single, null));
         });
         rows.CopyTo(results);
     }
@@ -468,12 +483,12 @@ public sealed class QuantizedMipsIndex : IMipsIndex
     /// <summary>The trained codec (tests).</summary>
     internal FdeCodec? Codec => _codec;
 
-    private int SearchCore(ReadOnlySpan<float> query, int k, Span<ScoredId> results, ParallelOptions parallelOptions)
+    private int SearchCore(ReadOnlySpan<float> query, int k, Span<ScoredId> results, ParallelOptions parallelOptions, MipsFilter? filter)
     {
         parallelOptions.CancellationToken.ThrowIfCancellationRequested();
         if (_codec is null)
         {
-            return _pending!.Search(query, k, results, parallelOptions);
+            return _pending!.Search(query, k, results, parallelOptions, filter);
         }
 
         if (_count == 0)
@@ -482,11 +497,29 @@ public sealed class QuantizedMipsIndex : IMipsIndex
         }
 
         using FdeCodecQuery prepared = _codec.Prepare(query);
-        TopKHeap heap = Scan(prepared, Math.Min(k, _count), parallelOptions);
-        return heap.CopySorted(results);
+        int pool = (int)Math.Min(_count, (long)k * prepared.CandidatesPerResult);
+        TopKHeap heap = Scan(prepared, pool, parallelOptions, filter);
+        if (pool == k)
+        {
+            return heap.CopySorted(results);
+        }
+
+        // A refinement stage re-scores the scan's candidates and keeps the best k.
+        var candidates = new ScoredId[heap.Count];
+        heap.CopySorted(candidates);
+        for (int i = 0; i < candidates.Length; i++)
+        {
+            int id = candidates[i].Id;
+            candidates[i] = new ScoredId(id, prepared.Refine(_chunks[id / _rowsPerChunk], id % _rowsPerChunk, candidates[i].Score));
+        }
+
+        Array.Sort(candidates);
+        int found = Math.Min(k, candidates.Length);
+        candidates.AsSpan(0, found).CopyTo(results);
+        return found;
     }
 
-    private TopKHeap Scan(FdeCodecQuery prepared, int pool, ParallelOptions parallelOptions)
+    private TopKHeap Scan(FdeCodecQuery prepared, int pool, ParallelOptions parallelOptions, MipsFilter? filter)
     {
         FdeCodec codec = _codec!;
         int blockRows = codec.BlockRows;
@@ -508,7 +541,7 @@ public sealed class QuantizedMipsIndex : IMipsIndex
             foreach ((int start, int rows) in segments)
             {
                 parallelOptions.CancellationToken.ThrowIfCancellationRequested();
-                ScanSegment(prepared, start, rows, heap);
+                ScanSegment(prepared, start, rows, heap, filter);
             }
 
             return heap;
@@ -519,7 +552,7 @@ public sealed class QuantizedMipsIndex : IMipsIndex
         Parallel.For(0, segments.Count, parallelOptions, () => new TopKHeap(pool), (s, _, heap) =>
         {
             parallelOptions.CancellationToken.ThrowIfCancellationRequested();
-            ScanSegment(prepared, segments[s].Start, segments[s].Rows, heap);
+            ScanSegment(prepared, segments[s].Start, segments[s].Rows, heap, filter);
             return heap;
         }, heap =>
         {
@@ -531,12 +564,12 @@ public sealed class QuantizedMipsIndex : IMipsIndex
         return merged;
     }
 
-    private void ScanSegment(FdeCodecQuery prepared, int start, int rows, TopKHeap heap)
+    private void ScanSegment(FdeCodecQuery prepared, int start, int rows, TopKHeap heap, MipsFilter? filter)
     {
         FdeCodec codec = _codec!;
         int inChunk = start % _rowsPerChunk;
         ReadOnlySpan<byte> blocks = _chunks[start / _rowsPerChunk].AsSpan(inChunk / codec.BlockRows * codec.BlockBytes);
-        prepared.Scan(blocks, rows, start, heap);
+        prepared.Scan(blocks, rows, start, heap, filter);
     }
 
     private FdeCodec TrainCodec(int sampleCount, RowSource rows, ParallelOptions parallelOptions) =>
@@ -697,6 +730,9 @@ public sealed class QuantizedMipsIndex : IMipsIndex
         BinaryPrimitives.WriteInt32LittleEndian(header[36..], Storage.Iterations);
         BinaryPrimitives.WriteInt32LittleEndian(header[40..], Storage.Seed);
         BinaryPrimitives.WriteUInt16LittleEndian(header[44..], _codec is null ? (ushort)0 : TrainedFlag);
+        header[46] = (byte)Storage.RefineBits;
+        header[47] = (byte)Storage.RefineCandidates;
+        BinaryPrimitives.WriteUInt16LittleEndian(header[48..], (ushort)Storage.RefineSubspaceDimension);
         BinaryPrimitives.WriteUInt64LittleEndian(header[56..], Fnv64.Append(Fnv64.Basis, header[..56]));
     }
 
@@ -719,7 +755,7 @@ public sealed class QuantizedMipsIndex : IMipsIndex
         }
 
         ushort flags = BinaryPrimitives.ReadUInt16LittleEndian(header[44..]);
-        if ((flags & ~TrainedFlag) != 0 || BinaryPrimitives.ReadUInt16LittleEndian(header[46..]) != 0 || header[48..56].ContainsAnyExcept((byte)0))
+        if ((flags & ~TrainedFlag) != 0 || header[50..56].ContainsAnyExcept((byte)0))
         {
             throw new InvalidDataException("Quantized index header has unknown flags or non-zero reserved fields (written by a later version?).");
         }
@@ -745,6 +781,16 @@ public sealed class QuantizedMipsIndex : IMipsIndex
                 Iterations = BinaryPrimitives.ReadInt32LittleEndian(header[36..]),
                 Seed = BinaryPrimitives.ReadInt32LittleEndian(header[40..]),
             };
+            int refineBits = header[46], refineCandidates = header[47], refineSubspace = BinaryPrimitives.ReadUInt16LittleEndian(header[48..]);
+            if (refineBits != 0 || refineCandidates != 0 || refineSubspace != 0)
+            {
+                if (kind != FdeStorageKind.ProductQuantization)
+                {
+                    throw new InvalidDataException("Quantized index header gives a refinement stage to int8 storage.");
+                }
+
+                storage = storage.WithRefinement(refineBits, refineSubspace, refineCandidates);
+            }
         }
         catch (ArgumentException e)
         {

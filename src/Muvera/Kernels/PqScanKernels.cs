@@ -193,19 +193,20 @@ internal static class PqScanKernels
         }
     }
 
-    /// <summary>Adds <paramref name="rows"/> rows' 8-bit table entries: <c>totals[r] = Σ_m table[256·m + codes[r·m_count + m]]</c>.</summary>
-    /// <param name="codes">Row-major codes, <paramref name="subspaces"/> bytes per row.</param>
+    /// <summary>Adds <paramref name="rows"/> rows' 8-bit table entries: <c>totals[r] = Σ_m table[256·m + codes[r·stride + m]]</c>.</summary>
+    /// <param name="codes">Row-major codes, row r at <c>r · stride</c>.</param>
+    /// <param name="stride">Bytes between rows (at least <paramref name="subspaces"/>).</param>
     /// <param name="subspaces">Sub-spaces (code bytes) per row.</param>
     /// <param name="rows">How many rows.</param>
     /// <param name="table">256 quantized entries per sub-space.</param>
     /// <param name="totals">Receives one sum per row.</param>
-    public static void Scan8(ReadOnlySpan<byte> codes, int subspaces, int rows, ReadOnlySpan<byte> table, Span<uint> totals)
+    public static void Scan8(ReadOnlySpan<byte> codes, int stride, int subspaces, int rows, ReadOnlySpan<byte> table, Span<uint> totals)
     {
-        Debug.Assert(codes.Length >= subspaces * rows && table.Length >= subspaces * 256 && totals.Length >= rows);
+        Debug.Assert(stride >= subspaces && codes.Length >= (stride * (rows - 1)) + subspaces && table.Length >= subspaces * 256 && totals.Length >= rows);
         ref byte t = ref MemoryMarshal.GetReference(table);
         for (int r = 0; r < rows; r++)
         {
-            ref byte row = ref Unsafe.Add(ref MemoryMarshal.GetReference(codes), r * subspaces);
+            ref byte row = ref Unsafe.Add(ref MemoryMarshal.GetReference(codes), r * stride);
             uint s0 = 0, s1 = 0, s2 = 0, s3 = 0;
             int m = 0;
             nint tableOffset = 0;

@@ -120,6 +120,13 @@ internal sealed class ManifestFdeStorage
     public int Iterations { get; set; }
 
     public int Seed { get; set; }
+
+    /// <summary>The refinement stage's bits, sub-space and candidates per result; 0 without one.</summary>
+    public int RefineBits { get; set; }
+
+    public int RefineSubspaceDimension { get; set; }
+
+    public int RefineCandidates { get; set; }
 }
 
 internal sealed class ManifestCalibration

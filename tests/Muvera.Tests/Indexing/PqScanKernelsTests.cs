@@ -82,7 +82,7 @@ public sealed class PqScanKernelsTests
                 random.NextBytes(codes);
                 random.NextBytes(table);
                 uint[] totals = new uint[rows];
-                PqScanKernels.Scan8(codes, subspaces, rows, table, totals);
+                PqScanKernels.Scan8(codes, subspaces, subspaces, rows, table, totals);
                 for (int r = 0; r < rows; r++)
                 {
                     ulong expected = 0;

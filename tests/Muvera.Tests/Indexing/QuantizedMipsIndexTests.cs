@@ -25,6 +25,8 @@ public sealed class QuantizedMipsIndexTests
         FdeStorage.ProductQuantization(4, 2) with { TrainingRows = 300 },
         FdeStorage.ProductQuantization(8, 8) with { TrainingRows = 300 },
         FdeStorage.ProductQuantization(4, 3) with { TrainingRows = 300 },
+        FdeStorage.ProductQuantization().WithRefinement(4, 4, 2) with { TrainingRows = 300 },
+        FdeStorage.ProductQuantization(8, 8).WithRefinement(8, 3, 3) with { TrainingRows = 300 },
         FdeStorage.Int8 with { TrainingRows = 300 },
     ];
 
@@ -101,6 +103,16 @@ public sealed class QuantizedMipsIndexTests
             foreach (ScoredId hit in found)
             {
                 Assert.That(hit.Score, Is.EqualTo(reference[hit.Id]).Within(bound), $"{storage}: score of row {hit.Id}");
+            }
+
+            if (storage.HasRefinement)
+            {
+                // The refinement re-scores the scan's best candidates only; with every row a candidate, the search is
+                // the top 20 over the reconstructions, up to the rounding.
+                ScoredId[] all = Search(index, query, 400 / storage.RefineCandidates);
+                double twentieth = all.Take(20).Min(h => reference[h.Id]);
+                Assert.That(Enumerable.Range(0, 400).Count(row => reference[row] > twentieth + (2 * bound)), Is.LessThan(20), $"{storage}: query {q}");
+                continue;
             }
 
             var returned = found.Select(h => h.Id).ToHashSet();
@@ -334,10 +346,34 @@ public sealed class QuantizedMipsIndexTests
         }
 
         var pq = (ProductQuantizer)codec;
-        int s = pq.Storage.SubspaceDimension;
-        int k = 1 << pq.Storage.Bits;
-        ReadOnlySpan<float> codebook = pq.Codebook;
-        for (int m = 0; m < pq.Subspaces; m++)
+        float[] first = NearestCentroids(vector, pq.Codebook, pq.Storage.SubspaceDimension, 1 << pq.Storage.Bits);
+        if (!pq.Storage.HasRefinement)
+        {
+            return first;
+        }
+
+        // The refinement quantizes the residual the first stage leaves, and the reconstruction is their float sum.
+        float[] residual = new float[Dimension];
+        for (int j = 0; j < Dimension; j++)
+        {
+            residual[j] = vector[j] - first[j];
+        }
+
+        float[] second = NearestCentroids(residual, pq.RefineCodebook, pq.Storage.RefineSubspaceDimension, 1 << pq.Storage.RefineBits);
+        for (int j = 0; j < Dimension; j++)
+        {
+            result[j] = first[j] + second[j];
+        }
+
+        return result;
+    }
+
+    // Per sub-space, the centroid nearest in double precision (ties to the lower index); zero-padded past the dimension.
+    private static float[] NearestCentroids(ReadOnlySpan<float> vector, ReadOnlySpan<float> codebook, int s, int k)
+    {
+        float[] result = new float[Dimension];
+        int subspaces = (Dimension + s - 1) / s;
+        for (int m = 0; m < subspaces; m++)
         {
             int best = 0;
             double bestDistance = double.PositiveInfinity;

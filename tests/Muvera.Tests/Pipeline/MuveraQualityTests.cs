@@ -88,7 +88,7 @@ public sealed class MuveraQualityTests
 
     [Test]
     public void ColbertV2_LearnedPartitions_FindAtLeastAsMuchOfTheExactTopTenAsSimHashOfTheSameSize(
-        [Values("20,5,16", "40,6,32")] string shape)
+        [Values("20,5,16", "20,6,32", "40,6,32")] string shape)
     {
         ColbertNanoFiqa data = ColbertNanoFiqa.Instance;
         int[] parts = shape.Split(',').Select(int.Parse).ToArray();

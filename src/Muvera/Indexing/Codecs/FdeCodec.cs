@@ -65,16 +65,23 @@ internal abstract class FdeCodec
     public static long ExpectedParameterLength(FdeStorage storage, int dimension) => storage.Kind switch
     {
         FdeStorageKind.Int8 => 8L * dimension,
-        _ => 4L * storage.Subspaces(dimension) * (1 << storage.Bits) * storage.SubspaceDimension,
+        _ => (4L * storage.Subspaces(dimension) * (1 << storage.Bits) * storage.SubspaceDimension)
+            + (storage.HasRefinement ? 4L * storage.RefineSubspaces(dimension) * (1 << storage.RefineBits) * storage.RefineSubspaceDimension : 0),
     };
 
     /// <summary>Block size for <paramref name="storage"/> at <paramref name="dimension"/> (rows, bytes).</summary>
-    public static (int Rows, int Bytes) BlockShape(FdeStorage storage, int dimension) => storage.Kind switch
+    public static (int Rows, int Bytes) BlockShape(FdeStorage storage, int dimension)
     {
-        FdeStorageKind.Int8 => (1, dimension),
-        _ when storage.Bits == 4 => (Kernels.PqScanKernels.BlockRows, 16 * ((storage.Subspaces(dimension) + 1) / 2)),
-        _ => (1, storage.Subspaces(dimension)),
-    };
+        if (storage.Kind == FdeStorageKind.Int8)
+        {
+            return (1, dimension);
+        }
+
+        int refineRow = storage.HasRefinement ? FdeStorage.CodeBytes(storage.RefineBits, storage.RefineSubspaces(dimension)) : 0;
+        return storage.Bits == 4
+            ? (Kernels.PqScanKernels.BlockRows, Kernels.PqScanKernels.BlockRows * (((storage.Subspaces(dimension) + 1) / 2) + refineRow))
+            : (1, storage.Subspaces(dimension) + refineRow);
+    }
 
     /// <summary>Encodes <c>vectors.Length / Dimension</c> vectors into rows <paramref name="firstRow"/>, … of
     /// <paramref name="blocks"/> (which starts at a block boundary).</summary>
@@ -98,6 +105,9 @@ internal abstract class FdeCodecQuery : IDisposable
         Step = step;
     }
 
+    /// <summary>Candidates a search keeps per requested result for <see cref="Refine"/> (1: no refinement).</summary>
+    public virtual int CandidatesPerResult => 1;
+
     /// <summary>A row's score is <c>Offset + Step · s</c> for its exact integer sum s.</summary>
     public float Offset { get; }
 
@@ -109,5 +119,10 @@ internal abstract class FdeCodecQuery : IDisposable
 
     /// <summary>Offers rows <c>0..rows−1</c> of <paramref name="blocks"/> (ids <paramref name="firstId"/>, …) to
     /// <paramref name="heap"/> with their approximate scores.</summary>
-    public abstract void Scan(ReadOnlySpan<byte> blocks, int rows, int firstId, Indexing.TopKHeap heap);
+    /// <remarks>Rows that <paramref name="filter"/> does not allow are skipped.</remarks>
+    public abstract void Scan(ReadOnlySpan<byte> blocks, int rows, int firstId, Indexing.TopKHeap heap, MipsFilter? filter);
+
+    /// <summary>Re-scores row <paramref name="row"/>, whose scan score is <paramref name="score"/> (codecs without a
+    /// refinement stage return it unchanged).</summary>
+    public virtual float Refine(ReadOnlySpan<byte> blocks, int row, float score) => score;
 }

@@ -158,11 +158,16 @@ internal sealed class ScalarQuantizer : FdeCodec
     {
         public override void Dispose() => ArrayPool<sbyte>.Shared.Return(quantized);
 
-        public override void Scan(ReadOnlySpan<byte> blocks, int rows, int firstId, TopKHeap heap)
+        public override void Scan(ReadOnlySpan<byte> blocks, int rows, int firstId, TopKHeap heap, MipsFilter? filter)
         {
             Int8DotPath path = Int8Kernels.Preferred;
             for (int r = 0; r < rows; r++)
             {
+                if (filter is not null && !filter.Allows(firstId + r))
+                {
+                    continue;
+                }
+
                 long dot = Int8Kernels.Dot(path, blocks.Slice(r * dimension, dimension), quantized.AsSpan(0, dimension));
                 heap.Push(firstId + r, Offset + (Step * dot));
             }
