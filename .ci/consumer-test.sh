@@ -180,6 +180,7 @@ if dotnet build "$CONSUMER" -c Release --artifacts-path "$WORK/consumer" -p:Muve
   expect_line '^ok: faiss: native library loaded$'
   expect_line '^ok: faiss: IVF4,Flat trained, 256 vectors, top hit 17$'
   expect_line '^ok: faiss: MuveraIndex top hit paris$'
+  expect_line '^ok: vectordata: filtered top hit paris$'
   expect_line '^consumer app: all checks passed$'
 else
   fail "consumer builds against the packages"

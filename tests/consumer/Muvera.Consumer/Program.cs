@@ -1,13 +1,16 @@
 // Copyright (c) Muvera contributors. Licensed under the MIT License.
 
 // Uses the Muvera packages the way an application would: text -> token vectors with the default ONNX model ->
-// MuveraIndex (flat, USearch and FAISS backends) -> search, save and load; and the FAISS and USearch indexes directly,
-// so that their native libraries must load from the packages. Prints one line per check; exit code 0 when all pass.
+// MuveraIndex (flat, USearch and FAISS backends) -> search, save and load; the FAISS and USearch indexes directly,
+// so that their native libraries must load from the packages; and a Microsoft.Extensions.VectorData collection (SQLite's
+// native library from its package). Prints one line per check; exit code 0 when all pass.
 
+using Microsoft.Extensions.VectorData;
 using Muvera;
 using Muvera.Faiss;
 using Muvera.Onnx;
 using Muvera.USearch;
+using Muvera.VectorData;
 
 int failures = 0;
 void Check(bool passed, string line)
@@ -80,6 +83,31 @@ if (FaissMipsIndex.IsSupported)
     Check(index.Search(query, 1)[0].Id == "paris", $"faiss: MuveraIndex top hit {index.Search(query, 1)[0].Id}");
 }
 
+// 5. VectorData: records in SQLite beside a MuveraIndex, text encoded by the ONNX generator, a filtered search.
+string storeDirectory = Path.Combine(Path.GetTempPath(), "muvera-consumer-store-" + Guid.NewGuid().ToString("N"));
+try
+{
+    using var generator = new OnnxMultiVectorEmbeddingGenerator(encoder);
+    using var store = new MuveraVectorStore(storeDirectory, new MuveraVectorStoreOptions { EmbeddingGenerator = generator });
+    using VectorStoreCollection<string, Passage> passages = store.GetCollection<string, Passage>("passages");
+    await passages.EnsureCollectionExistsAsync();
+    await passages.UpsertAsync(ids.Select((id, i) => new Passage { Id = id, Text = texts[i], Topic = id == "tea" ? "health" : "tech" }));
+    var filtered = new List<string>();
+    await foreach (VectorSearchResult<Passage> hit in passages.SearchAsync(Query, 2, new VectorSearchOptions<Passage> { Filter = p => p.Topic == "tech" }))
+    {
+        filtered.Add(hit.Record.Id);
+    }
+
+    Check(filtered.Count == 2 && filtered[0] == "paris" && !filtered.Contains("tea"), $"vectordata: filtered top hit {filtered.FirstOrDefault()}");
+}
+finally
+{
+    if (Directory.Exists(storeDirectory))
+    {
+        Directory.Delete(storeDirectory, recursive: true);
+    }
+}
+
 Console.WriteLine(failures == 0 ? "consumer app: all checks passed" : $"consumer app: {failures} checks failed");
 return failures == 0 ? 0 : 1;
 
@@ -102,4 +130,20 @@ static float[] UnitVectors(int count, int dimension)
     }
 
     return vectors;
+}
+
+/// <summary>A VectorData record whose text is encoded into token vectors by the collection's generator.</summary>
+public sealed class Passage
+{
+    [VectorStoreKey]
+    public string Id { get; set; } = "";
+
+    [VectorStoreData]
+    public string Topic { get; set; } = "";
+
+    [VectorStoreData]
+    public string Text { get; set; } = "";
+
+    [VectorStoreVector(384, DistanceFunction = MuveraDistanceFunction.MaxSim)]
+    public string Embedding => Text;
 }
