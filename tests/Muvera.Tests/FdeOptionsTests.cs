@@ -68,8 +68,8 @@ public sealed class FdeOptionsTests
             Assert.That(options.TrainingSample, Is.EqualTo(FdeOptions.DefaultTrainingSample));
             Assert.That(options.TrainingIterations, Is.EqualTo(FdeOptions.DefaultTrainingIterations));
             Assert.That(options.OutputDimension, Is.EqualTo(40_960));
-            Assert.That(options.MatrixEntries, Is.EqualTo((40L * 64 * 384) + (40 * 384)), "centroids and AMS");
-            Assert.That(options.ScratchFloatsPerToken, Is.EqualTo(384 + (40 * 64) + 64));
+            Assert.That(options.MatrixEntries, Is.EqualTo((20L * 64 * 384) + (20 * 384)), "centroids and AMS");
+            Assert.That(options.ScratchFloatsPerToken, Is.EqualTo(384 + (20 * 64) + 64));
         });
         Assert.DoesNotThrow(options.Validate);
         Assert.That(FdeOptions.CreateRecommended(96, seed: 7).Seed, Is.EqualTo(7));

@@ -100,10 +100,10 @@ public sealed class MuveraQualityTests
         TestContext.Out.WriteLine($"ColBERTv2 sample ({simHash.OutputDimension} floats), candidate recall@10 at N = {string.Join("/", candidates)}: " +
             $"SimHash {string.Join("/", simHashRecall.Select(r => r.ToString("F2")))}, learned {string.Join("/", learnedRecall.Select(r => r.ToString("F2")))}");
 
-        // Measured 2026-12-06 at N = 5/10/15/20/25: (20,5,16) SimHash 0.48/0.76/0.88/0.92/0.94, learned
-        // 0.50/0.84/0.94/1.00/1.00; (40,6,32), the recommended shape, SimHash 0.42/0.78/0.86/0.96/1.00, learned
-        // 0.48/0.86/0.94/0.98/1.00. (20,7,32), the same size, lost one document of 50 at N = 20 and 25 (0.98 against
-        // SimHash's 1.00), which is why the recommended shape has more repetitions and fewer partitions.
+        // Measured 2026-12-07 at N = 5/10/15/20/25: (20,5,16) SimHash 0.48/0.76/0.88/0.92/0.94, learned
+        // 0.50/0.84/0.94/1.00/1.00; (20,6,32), the recommended shape, SimHash 0.48/0.78/0.86/0.92/1.00, learned
+        // 0.48/0.86/0.94/0.98/1.00; (40,6,32) SimHash 0.42/0.78/0.86/0.96/1.00, learned 0.48/0.86/0.94/0.98/1.00.
+        // (20,7,32), as large as (40,6,32), lost one document of 50 at N = 20 and 25 (0.98 against SimHash's 1.00).
         for (int i = 0; i < candidates.Length; i++)
         {
             Assert.That(learnedRecall[i], Is.GreaterThanOrEqualTo(simHashRecall[i]), $"N = {candidates[i]}");
