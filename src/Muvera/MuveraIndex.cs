@@ -386,9 +386,12 @@ public sealed partial class MuveraIndex : IDisposable
     /// Trains the learned partitions (<see cref="FdePartitioning.KMeans"/>) on <paramref name="sample"/>: a sample of
     /// <see cref="FdeOptions.TrainingSample"/> tokens is drawn from its documents
     /// (<see cref="FdeEncoder.Train(FdeOptions, IReadOnlyList{ReadOnlyMultiVector}, ParallelOptions)"/>), then every
-    /// document the index holds is encoded and added to the MIPS index. Call it before adding documents to train on a
-    /// sample spread over the whole corpus (better than the first documents added when the corpus is ordered by topic),
-    /// or at any time before the index trains by itself.
+    /// document the index holds is encoded and added to the MIPS index. With quantized FDE storage
+    /// (<see cref="FdeStorage.IsQuantized"/>, the default) that has not trained yet, the quantizer trains too, on the FDEs
+    /// of up to <see cref="FdeStorage.MaxTrainingSample"/> documents spread evenly over the sample (when it holds at
+    /// least <see cref="FdeStorage.TrainingRows"/>; a smaller sample leaves the quantizer to train on the documents
+    /// added). Call it before adding documents to train on a sample spread over the whole corpus (better than the
+    /// first documents added when the corpus is ordered by topic), or at any time before the index trains by itself.
     /// </summary>
     /// <param name="sample">Token vectors of documents like the corpus (need not be added; not kept). Values are used
     /// as given: normalise them first if the index normalises its tokens.</param>
@@ -505,7 +508,7 @@ public sealed partial class MuveraIndex : IDisposable
         if (encoder is null)
         {
             // Not trained when read; exact whatever happens meanwhile (an index trained since is exact too).
-            return SearchExact(query, k);
+            return SearchExact(query, k, options.Filter);
         }
 
         float[] fde = encoder.EncodeQuery(query);
@@ -962,6 +965,13 @@ public sealed partial class MuveraIndex : IDisposable
 
             FdeEncoder encoder = FdeEncoder.Train(Options.Fde, sample ?? new StoredDocuments(_store, _ids, liveOnly: true), parallelOptions);
             float[] held = encoder.EncodeDocuments(new StoredDocuments(_store, _ids, liveOnly: false), parallelOptions);
+            if (sample is not null && _mips is QuantizedMipsIndex { IsTrained: false, Count: 0 } quantized)
+            {
+                // Searches never read the MIPS index before the encoder is published, so it trains outside the write
+                // lock; its training is all or nothing, and nothing else has changed if it is cancelled.
+                TrainQuantizer(quantized, encoder, sample, parallelOptions);
+            }
+
             _lock.EnterWriteLock();
             try
             {
@@ -981,6 +991,31 @@ public sealed partial class MuveraIndex : IDisposable
         {
             _lock.ExitUpgradeableReadLock();
         }
+    }
+
+    // An explicit training sample also trains quantized FDE storage, on the FDEs of up to MaxTrainingSample of its
+    // documents spread evenly over it (at most 2^28 floats), so that the codebooks come from the whole sample rather than
+    // from the first TrainingRows documents added (which may all be about one topic). A sample smaller than TrainingRows
+    // leaves the quantizer to train by itself on the documents added.
+    private static void TrainQuantizer(QuantizedMipsIndex quantized, FdeEncoder encoder, IReadOnlyList<ReadOnlyMultiVector> sample,
+        ParallelOptions parallelOptions)
+    {
+        FdeStorage storage = quantized.Storage;
+        long byMemory = (1L << 28) / encoder.OutputDimension;
+        int rows = (int)Math.Min(Math.Min(sample.Count, storage.MaxTrainingSample), byMemory);
+        if (rows < storage.TrainingRows)
+        {
+            return;
+        }
+
+        var chosen = new ReadOnlyMultiVector[rows];
+        for (int i = 0; i < rows; i++)
+        {
+            chosen[i] = sample[(int)((long)i * sample.Count / rows)];
+        }
+
+        float[] fdes = encoder.EncodeDocuments(chosen, parallelOptions);
+        quantized.Train(fdes, parallelOptions);
     }
 
     // The FDEs of every ordinal held, into an MIPS index that has none yet.

@@ -136,6 +136,54 @@ public sealed class MuveraIndexPartitionsTests
     }
 
     [Test]
+    public void Train_WithASample_AlsoTrainsQuantizedFdeStorage_OnFdesSpreadOverTheSample()
+    {
+        SyntheticCorpus corpus = Corpus(300);
+        FdeStorage storage = FdeStorage.ProductQuantization(4, 4) with { TrainingRows = 64, MaxTrainingSample = 100 };
+        using MuveraIndex index = MuveraIndex.Create(new MuveraIndexOptions { Fde = LearnedFde }, new FlatMipsBackend(storage));
+        index.Train(corpus.Documents);
+        index.AddRange(corpus.Ids.Take(20).ToArray(), corpus.Documents.Take(20).ToArray());
+
+        // The reference: the same storage trained on the FDEs of every third document (100 of 300, spread evenly).
+        int dimension = index.Encoder.OutputDimension;
+        ReadOnlyMultiVector[] chosen = Enumerable.Range(0, 100).Select(i => corpus.Documents[i * 3]).ToArray();
+        using var expected = new QuantizedMipsIndex(dimension, storage);
+        expected.Train(index.Encoder.EncodeDocuments(chosen));
+        expected.Add(index.Encoder.EncodeDocuments(corpus.Documents.Take(20).ToArray()));
+        Assert.That(index.FdeBytesPerDocument, Is.EqualTo(storage.BytesPerVector(dimension)), "quantized with 20 documents, fewer than TrainingRows");
+        foreach (ReadOnlyMultiVector query in corpus.Queries)
+        {
+            MuveraSearchHit[] hits = index.Search(query, 5, new MuveraSearchOptions { Candidates = 5, Rerank = false });
+            var want = new ScoredId[5];
+            int found = expected.Search(index.Encoder.EncodeQuery(query), 5, want);
+            Assert.That(hits.Select(h => h.Id), Is.EqualTo(want.Take(found).Select(w => corpus.Ids[w.Id])));
+            Assert.That(hits.Select(h => h.FdeScore), Is.EqualTo(want.Take(found).Select(w => w.Score)));
+        }
+
+        // A sample smaller than TrainingRows leaves the quantizer to train on the documents added.
+        using MuveraIndex small = MuveraIndex.Create(new MuveraIndexOptions { Fde = LearnedFde }, new FlatMipsBackend(storage));
+        small.Train(corpus.Documents.Take(40).ToArray());
+        small.AddRange(corpus.Ids.Take(20).ToArray(), corpus.Documents.Take(20).ToArray());
+        Assert.That(small.FdeBytesPerDocument, Is.EqualTo(4L * dimension), "float32 until it holds TrainingRows documents");
+    }
+
+    [Test]
+    public void Search_Untrained_IsExactAndKeepsTheFilter()
+    {
+        SyntheticCorpus corpus = Corpus(60);
+        using MuveraIndex index = Create();
+        index.AddRange(corpus.Ids, corpus.Documents);
+        MuveraFilter filter = MuveraFilter.FromIds(corpus.Ids.Where((_, i) => i % 3 == 0));
+        Assert.That(index.IsTrained, Is.False, "60 documents, fewer than the 1,024 that start training");
+        foreach (ReadOnlyMultiVector query in corpus.Queries)
+        {
+            MuveraSearchHit[] hits = index.Search(query, 5, new MuveraSearchOptions { Filter = filter });
+            Assert.That(hits.Select(h => h.Id), Is.EqualTo(index.SearchExact(query, 5, filter).Select(h => h.Id)));
+            Assert.That(hits.Select(h => Array.IndexOf(corpus.Ids, h.Id) % 3), Is.All.Zero, "only allowed documents");
+        }
+    }
+
+    [Test]
     public void Train_WhenItCannot_ThrowsInvalidOperationNamingWhy()
     {
         SyntheticCorpus corpus = Corpus(20);
