@@ -373,7 +373,7 @@ public sealed record FdeOptions
     /// by itself).
     /// </summary>
     /// <remarks>Chosen by measurement with the default storage (<c>bench/results/2026-12-07-learned-partitions.md</c>): on
-    /// NFCorpus with all-MiniLM-L6-v2 its 100 FDE candidates hold 0.94 of the exact Chamfer top 10 (0.95 as float32),
+    /// NFCorpus with all-MiniLM-L6-v2 its 100 FDE candidates hold 0.92 of the exact Chamfer top 10 (0.95 as float32),
     /// against 0.77 for <see cref="CreateSimHash"/>; twice the repetitions (R = 40, 81,920 floats) hold 0.95-0.97 but
     /// scan two to eight times the bytes per query. For the reference's data-oblivious function (no training, golden-tested, the same
     /// encoding for any corpus) use <see cref="CreateSimHash"/>.</remarks>

@@ -37,7 +37,7 @@ public enum FdeStorageKind
 /// sub-spaces (1,280 bytes for the 40,960-float FDE of <see cref="FdeOptions.CreateRecommended"/>, the only bytes a
 /// search scans) plus a 4-bit refinement stage over 4-float sub-spaces that re-scores the scan's best 4·N candidates.
 /// Chosen by measurement with the recommended FDE (<c>bench/results/2026-12-07-learned-partitions.md</c>): on NFCorpus
-/// with the default model its 100 candidates hold 0.937 of the exact top 10 (float32 FDEs: 0.954; plain 4-bit PQ over
+/// with the default model its 100 candidates hold 0.92-0.94 of the exact top 10 (float32 FDEs: 0.954; plain 4-bit PQ over
 /// 4-float sub-spaces, eight times the bytes scanned: 0.945), and the synthetic benchmark's search stays many times
 /// faster than exact because the scan reads 1,280 bytes per document. For SimHash FDEs of 10,240 floats, whose
 /// quality needs more bytes, <c>pq:4,4+4,4</c> scans 1,280 bytes (README, "FDE storage").</para>
