@@ -22,11 +22,12 @@ public readonly record struct HighlightSpan(int Start, int Length, string Term);
 /// <param name="EndLine">The passage's last line (1-based, inclusive).</param>
 /// <param name="Score">Chamfer (MaxSim) similarity of query and passage: the sum over query tokens of the best inner
 /// product with a passage token (higher is better; unnormalised, so it grows with the query's length).</param>
-/// <param name="FdeScore">The inner product of the query's and the passage's FDEs, which chose the candidates.</param>
+/// <param name="FdeScore">The inner product of the query's and the passage's FDEs, which chose the candidates; null when
+/// the search was exact (an index too small to have trained its learned FDE partitions: every passage is scored).</param>
 /// <param name="Snippet">Up to about 240 characters of the passage around the best matches, white space collapsed;
 /// "…" marks a cut.</param>
 /// <param name="Highlights">Spans of <paramref name="Snippet"/> to highlight, in order, not overlapping.</param>
-public sealed record LocalSearchHit(int Rank, string Path, int StartLine, int EndLine, float Score, float FdeScore, string Snippet,
+public sealed record LocalSearchHit(int Rank, string Path, int StartLine, int EndLine, float Score, float? FdeScore, string Snippet,
     IReadOnlyList<HighlightSpan> Highlights);
 
 /// <summary>
@@ -172,7 +173,7 @@ public sealed class LocalSearcher : IDisposable
 
             (string snippet, List<HighlightSpan> highlights) = Highlight(query, queryWords, queryMap, queryVectors, hit.Id, entry.Passage.Text);
             hits.Add(new LocalSearchHit(hits.Count + 1, entry.File.Path, entry.Passage.StartLine, entry.Passage.EndLine, hit.Score,
-                hit.FdeScore, snippet, highlights));
+                float.IsNaN(hit.FdeScore) ? null : hit.FdeScore, snippet, highlights));
             if (hits.Count == k)
             {
                 break;

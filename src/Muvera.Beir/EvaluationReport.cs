@@ -84,6 +84,10 @@ public sealed class EvaluationReport
     /// <c>residual:&lt;bits&gt;</c>), or null in older reports.</summary>
     [JsonPropertyName("token_storage")]
     public string? TokenStorage { get; init; }
+    /// <summary><c>fde_train_seconds</c>: the wall-clock time to learn the FDE partitions (included in
+    /// <see cref="BuildSeconds"/>), or null when they need no training (SimHash) and in older reports.</summary>
+    [JsonPropertyName("fde_train_seconds")]
+    public double? FdeTrainSeconds { get; init; }
 
     /// <summary>Writes the report as indented UTF-8 JSON.</summary>
     /// <param name="stream">The destination; left open.</param>
@@ -171,6 +175,7 @@ public sealed class EvaluationReport
         NonNegative(FdeBytesPerDocument ?? 0, "fde_bytes_per_document");
         NonNegative(TokenBytesPerDocument, "token_bytes_per_document");
         Finite(BuildSeconds, "build_seconds");
+        Finite(FdeTrainSeconds, "fde_train_seconds");
         for (int i = 0; i < Runs.Count; i++)
         {
             RunResult run = Runs[i] ?? throw new InvalidOperationException($"runs[{i}] is null.");

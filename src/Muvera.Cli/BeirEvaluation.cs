@@ -102,10 +102,11 @@ internal static class BeirEvaluation
             queryVectors[q] = queryStore.GetDocument(q);
         }
 
-        BuiltIndex built = IndexBuilder.Build(console, $"building {settings.Index} index, FDE ({settings.Fde})", documentStore, documentIds, fde,
+        BuiltIndex built = IndexBuilder.Build(console, $"building {settings.Index} index, FDE ({settings.Fde.Describe()})", documentStore, documentIds, fde,
             settings.Index.CreateBackend(settings.FdeStorage), settings.TokenStorage, parallel);
         using MuveraIndex index = built.Index;
-        console.Line($"index: {index.Count} documents, FDE dimension {fde.OutputDimension}, built in {built.BuildSeconds:F1} s, memory {built.MemoryBytes / (1024.0 * 1024.0):F1} MiB ({built.MemorySource}); tokens {built.TokenStorage}: {built.TokenBytesPerToken:F1} bytes per token, codebook included");
+        string trained = built.TrainSeconds is double train ? $" (partitions trained in {train:F1} s)" : "";
+        console.Line($"index: {index.Count} documents, FDE dimension {fde.OutputDimension} ({settings.Fde.Describe()}), built in {built.BuildSeconds:F1} s{trained}, memory {built.MemoryBytes / (1024.0 * 1024.0):F1} MiB ({built.MemorySource}); tokens {built.TokenStorage}: {built.TokenBytesPerToken:F1} bytes per token, codebook included");
 
         var ordinals = new Dictionary<string, int>(documentIds.Length, StringComparer.Ordinal);
         for (int i = 0; i < documentIds.Length; i++)
@@ -201,7 +202,8 @@ internal static class BeirEvaluation
             FdeStorage = built.FdeStorage,
             FdeBytesPerDocument = built.FdeBytesPerDocument,
             TokenBytesPerDocument = built.TokenBytesPerDocument,
-                TokenStorage = built.TokenStorage,
+            TokenStorage = built.TokenStorage,
+            FdeTrainSeconds = built.TrainSeconds,
         };
 
         ResultsOutput.PrintTable(console, [report], synthetic: false);

@@ -54,7 +54,8 @@ internal static class CliApplication
         var model = new Option<string>("--model") { Description = "\"default\" (embedded all-MiniLM-L6-v2) or a folder with model.onnx, tokenizer.json or vocab.txt and muvera-onnx.json.", DefaultValueFactory = _ => "default" };
         var documentTokens = new Option<int?>("--doc-max-tokens") { Description = "Document length in tokens, [CLS]/[SEP] included [default: the model's, 256 for the default model]." };
         var queryTokens = new Option<int?>("--query-max-tokens") { Description = "Query length in tokens, [CLS]/[SEP] included [default: the model's, 32 for the default model]." };
-        Option<FdeSpec> fde = FdeOption();
+        Option<FdeSpec?> fde = FdeOption();
+        Option<FdePartitioning> partitions = PartitionsOption();
         Option<FdeStorage> fdeStorage = FdeStorageOption();
         Option<TokenStorage> tokenStorage = TokenStorageOption();
         var index = new Option<IndexSpec>("--index")
@@ -76,7 +77,7 @@ internal static class CliApplication
 
         var command = new Command("beir", "Evaluates a BEIR data set: encodes it with the ONNX token encoder (cached), builds a MUVERA index and reports nDCG@10, recall@100, MRR@10, MAP@100, candidate recall, QPS and latency per mode.")
         {
-            directory, split, model, documentTokens, queryTokens, fde, fdeStorage, tokenStorage, index, candidates, modes, cache, threads, output,
+            directory, split, model, documentTokens, queryTokens, fde, partitions, fdeStorage, tokenStorage, index, candidates, modes, cache, threads, output,
         };
         command.Validators.Add(result => Positive(result, documentTokens, queryTokens, threads));
         command.SetAction((parseResult, cancellationToken) => Execute(parseResult, token =>
@@ -88,7 +89,7 @@ internal static class CliApplication
                 Model = parseResult.GetValue(model) ?? "default",
                 DocumentMaxTokens = parseResult.GetValue(documentTokens),
                 QueryMaxTokens = parseResult.GetValue(queryTokens),
-                Fde = parseResult.GetValue(fde) ?? FdeSpec.Recommended,
+                Fde = ResolveFde(parseResult.GetValue(fde), parseResult.GetValue(partitions)),
                 FdeStorage = parseResult.GetValue(fdeStorage) ?? FdeStorage.Default,
                 TokenStorage = parseResult.GetValue(tokenStorage) ?? TokenStorage.Float32,
                 Index = parseResult.GetValue(index) ?? IndexSpec.Flat,
@@ -117,7 +118,8 @@ internal static class CliApplication
             CustomParser = result => Parse(result, IndexSpec.ParseList, [IndexSpec.Flat]),
         };
         Option<int[]> candidates = CandidatesOption();
-        Option<FdeSpec> fde = FdeOption();
+        Option<FdeSpec?> fde = FdeOption();
+        Option<FdePartitioning> partitions = PartitionsOption();
         Option<FdeStorage> fdeStorage = FdeStorageOption();
         Option<TokenStorage> tokenStorage = TokenStorageOption();
         Option<int?> threads = ThreadsOption();
@@ -125,7 +127,7 @@ internal static class CliApplication
 
         var command = new Command("synthetic", "Benchmarks index backends on the deterministic synthetic clustered corpus: build time, memory, QPS, latency and recall@10 against brute-force Chamfer.")
         {
-            documents, tokens, dimension, queries, queryTokens, indexes, candidates, fde, fdeStorage, tokenStorage, threads, output,
+            documents, tokens, dimension, queries, queryTokens, indexes, candidates, fde, partitions, fdeStorage, tokenStorage, threads, output,
         };
         command.Validators.Add(result => Positive(result, documents, tokens, dimension, queries, queryTokens));
         command.Validators.Add(result => Positive(result, threads));
@@ -140,7 +142,7 @@ internal static class CliApplication
                 QueryTokens = parseResult.GetValue(queryTokens),
                 Indexes = parseResult.GetValue(indexes) ?? [IndexSpec.Flat],
                 Candidates = parseResult.GetValue(candidates) ?? ListParsers.DefaultCandidates,
-                Fde = parseResult.GetValue(fde) ?? FdeSpec.Recommended,
+                Fde = ResolveFde(parseResult.GetValue(fde), parseResult.GetValue(partitions)),
                 FdeStorage = parseResult.GetValue(fdeStorage) ?? FdeStorage.Default,
                 TokenStorage = parseResult.GetValue(tokenStorage) ?? TokenStorage.Float32,
                 Threads = parseResult.GetValue(threads),
@@ -151,16 +153,26 @@ internal static class CliApplication
         return command;
     }
 
-    private static Option<FdeSpec> FdeOption() => new("--fde")
+    private static Option<FdeSpec?> FdeOption() => new("--fde")
     {
-        Description = "FDE parameters R,k,dproj[,final]: repetitions, SimHash projections, AMS projection dimension, optional final projection [default: 20,5,16].",
-        DefaultValueFactory = _ => FdeSpec.Recommended,
-        CustomParser = result => Parse(result, FdeSpec.Parse, FdeSpec.Recommended),
+        Description = "FDE parameters R,k,dproj[,final]: repetitions, partition exponent (2^k partitions), AMS projection dimension, optional final projection [default: 20,6,32 with kmeans, 20,5,16 with simhash].",
+        CustomParser = result => Parse<FdeSpec?>(result, FdeSpec.Parse, null),
     };
+
+    private static Option<FdePartitioning> PartitionsOption() => new("--partitions")
+    {
+        Description = "FDE partitions: kmeans (learned from a sample of the corpus, normalized document averages; the default) or simhash (the reference's data-oblivious function, golden-tested).",
+        DefaultValueFactory = _ => FdePartitioning.KMeans,
+        CustomParser = result => Parse(result, FdeSpec.ParsePartitioning, FdePartitioning.KMeans),
+    };
+
+    // --fde without --partitions keeps k-means; --partitions without --fde takes that partitioning's default shape.
+    private static FdeSpec ResolveFde(FdeSpec? spec, FdePartitioning partitioning) =>
+        spec is null ? FdeSpec.DefaultFor(partitioning) : spec with { Partitioning = partitioning };
 
     private static Option<FdeStorage> FdeStorageOption() => new("--fde-storage")
     {
-        Description = "How the flat index stores FDEs: f32, f16, int8 or pq[:<bits>[,<sub-space size>]] (product quantization, 4 or 8 bits, with an optional refinement stage +bits,sub-space[xN]) [default: pq:4,4+4,4].",
+        Description = "How the flat index stores FDEs: f32, f16, int8 or pq[:<bits>[,<sub-space size>]] (product quantization, 4 or 8 bits, with an optional refinement stage +bits,sub-space[xN]) [default: pq:4,16+4,4x4].",
         DefaultValueFactory = _ => FdeStorage.Default,
         CustomParser = result => Parse(result, ListParsers.ParseFdeStorage, FdeStorage.Default),
     };

@@ -9,8 +9,9 @@ using Muvera.Scoring;
 
 namespace Muvera.Cli;
 
-/// <summary>A built index with its build time, memory and storage sizes.</summary>
-internal sealed record BuiltIndex(MuveraIndex Index, double BuildSeconds, long MemoryBytes, string MemorySource)
+/// <summary>A built index with its build time (learning the FDE partitions included: <paramref name="TrainSeconds"/>,
+/// null for SimHash), memory and storage sizes.</summary>
+internal sealed record BuiltIndex(MuveraIndex Index, double BuildSeconds, double? TrainSeconds, long MemoryBytes, string MemorySource)
 {
     /// <summary>The flat backend's FDE storage (<c>f32</c>, <c>pq:4,4</c>, …), or null for another backend.</summary>
     public string? FdeStorage => (Index.Backend as FlatMipsBackend)?.Storage.ToString();
@@ -33,9 +34,11 @@ internal static class IndexBuilder
 {
     private const int BatchSize = 512;
 
-    /// <summary>Adds documents <c>0..store.Count-1</c> with ids <paramref name="ids"/>. Memory is the index's own count
-    /// (token bytes + FDE bytes) when the backend reports FDE bytes, else the growth of the process working set during
-    /// the build (native HNSW/FAISS memory is not visible otherwise).</summary>
+    /// <summary>Adds documents <c>0..store.Count-1</c> with ids <paramref name="ids"/>. Learned partitions are trained
+    /// first, on a sample drawn from the whole corpus (<see cref="MuveraIndex.Train(IReadOnlyList{ReadOnlyMultiVector}, ParallelOptions)"/>),
+    /// rather than on the first batches added. Memory is the index's own count (token bytes + FDE bytes) when the
+    /// backend reports FDE bytes, else the growth of the process working set during the build (native HNSW/FAISS memory
+    /// is not visible otherwise).</summary>
     public static BuiltIndex Build(CliConsole console, string description, MultiVectorStore store, IReadOnlyList<string> ids,
         FdeOptions fde, MipsBackend backend, TokenStorage tokenStorage, ParallelOptions parallelOptions)
     {
@@ -44,18 +47,28 @@ internal static class IndexBuilder
         try
         {
             var watch = Stopwatch.StartNew();
+            ReadOnlyMultiVector[]? corpus = null;
             if (tokenStorage.IsQuantized)
             {
                 // Trained on the whole corpus (K sized from all its tokens, ColBERTv2's rule), not on the first batch.
-                var all = new ReadOnlyMultiVector[store.Count];
-                for (int i = 0; i < all.Length; i++)
-                {
-                    all[i] = store.GetDocument(i);
-                }
-
+                corpus = Corpus(store);
                 console.Line($"training {tokenStorage} token storage on {store.TokenCount} tokens ...");
-                index.TrainTokenStorage(all, parallelOptions);
+                index.TrainTokenStorage(corpus, parallelOptions);
                 console.Line($"trained in {watch.Elapsed.TotalSeconds:F1} s");
+            }
+
+            double? trainSeconds = null;
+            if (!index.IsTrained)
+            {
+                corpus ??= Corpus(store);
+                var trainWatch = Stopwatch.StartNew();
+                console.Run($"training FDE partitions ({fde.TrainingSample:N0} tokens × {fde.Repetitions} repetitions, {fde.PartitionCount} centroids)", 1, progress =>
+                {
+                    index.Train(corpus, parallelOptions);
+                    progress.Report(1);
+                    return 0;
+                });
+                trainSeconds = trainWatch.Elapsed.TotalSeconds;
             }
 
             console.Run(description, store.Count, progress =>
@@ -84,17 +97,28 @@ internal static class IndexBuilder
             index.Scorer = new CpuChamferScorer(new ParallelOptions { MaxDegreeOfParallelism = 1 });
             if (index.FdeBytes is long fdeBytes)
             {
-                return new BuiltIndex(index, seconds, index.TokenBytes + fdeBytes, "tokens + FDEs") { TokenBytesPerToken = PerToken(index, store) };
+                return new BuiltIndex(index, seconds, trainSeconds, index.TokenBytes + fdeBytes, "tokens + FDEs") { TokenBytesPerToken = PerToken(index, store) };
             }
 
             long delta = Math.Max(0, WorkingSet() - workingSetBefore);
-            return new BuiltIndex(index, seconds, delta, "working-set growth") { TokenBytesPerToken = PerToken(index, store) };
+            return new BuiltIndex(index, seconds, trainSeconds, delta, "working-set growth") { TokenBytesPerToken = PerToken(index, store) };
         }
         catch
         {
             index.Dispose();
             throw;
         }
+    }
+
+    private static ReadOnlyMultiVector[] Corpus(MultiVectorStore store)
+    {
+        var corpus = new ReadOnlyMultiVector[store.Count];
+        for (int i = 0; i < corpus.Length; i++)
+        {
+            corpus[i] = store.GetDocument(i);
+        }
+
+        return corpus;
     }
 
     private static double PerToken(MuveraIndex index, MultiVectorStore store) => store.TokenCount == 0 ? 0 : index.TokenBytes / (double)store.TokenCount;

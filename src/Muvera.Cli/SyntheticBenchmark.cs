@@ -112,7 +112,7 @@ internal static class SyntheticBenchmark
         for (int b = 0; b < backends.Length; b++)
         {
             IndexSpec spec = settings.Indexes[b];
-            BuiltIndex built = IndexBuilder.Build(console, $"building {spec} index, FDE ({settings.Fde})", store, ids, fde, backends[b], settings.TokenStorage, parallel);
+            BuiltIndex built = IndexBuilder.Build(console, $"building {spec} index, FDE ({settings.Fde.Describe()})", store, ids, fde, backends[b], settings.TokenStorage, parallel);
             using MuveraIndex index = built.Index;
             console.Line($"{spec}: built in {built.BuildSeconds:F1} s, memory {built.MemoryBytes / (1024.0 * 1024.0):F1} MiB ({built.MemorySource})");
             var runs = new List<RunResult>();
@@ -159,6 +159,7 @@ internal static class SyntheticBenchmark
                 FdeBytesPerDocument = built.FdeBytesPerDocument,
                 TokenBytesPerDocument = built.TokenBytesPerDocument,
                 TokenStorage = built.TokenStorage,
+                FdeTrainSeconds = built.TrainSeconds,
             });
         }
 

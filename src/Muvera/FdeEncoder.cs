@@ -21,18 +21,21 @@ namespace Muvera;
 /// <para>Computes the function of the MUVERA reference implementation (google/graph-mining
 /// <c>fixed_dimensional_encoding.cc</c>): SimHash partitions with the Gray-code partition index, identity / sparse AMS
 /// inner projections, document averaging with optional fill of empty partitions, optional final Count Sketch; plus
-/// the paper's dense ±1/√d_proj projection (<see cref="FdeProjection.Dense"/>).</para>
+/// the paper's dense ±1/√d_proj projection (<see cref="FdeProjection.Dense"/>) and Muvera's data-aware options: learned
+/// k-means partitions (<see cref="FdePartitioning.KMeans"/>, from <see cref="Train(FdeOptions, IReadOnlyList{ReadOnlyMultiVector})"/>)
+/// and normalized document averages (<see cref="FdeDocumentAggregation.NormalizedAverage"/>).</para>
 /// <para>Every random matrix is drawn once, in the constructor, from Muvera's versioned PRNG
 /// (<see cref="PrngVersion"/>): MT19937 with libstdc++'s distributions, so the AMS and Count Sketch matrices equal the
 /// reference build's for the same seed and the Gaussians match it to within one ulp.</para>
 /// <para>Thread safety: immutable; every method may be called concurrently. Determinism: an encoding depends only on
-/// the options, the PRNG version and the input token set. It is bit-identical across SIMD widths, CPUs, batch
-/// splits and thread counts, and independent of token order up to float rounding of the per-partition sums.</para>
+/// the options, the PRNG version, the learned partitions (if any) and the input token set. It is bit-identical across
+/// SIMD widths, CPUs, batch splits and thread counts, and independent of token order up to float rounding of the
+/// per-partition sums. Training is deterministic too (see <see cref="Train(FdeOptions, IReadOnlyList{ReadOnlyMultiVector}, ParallelOptions)"/>).</para>
 /// <para>Allocation: the constructor allocates at most <see cref="FdeOptions.EncoderBytes"/> (bounded by the limits of
 /// <see cref="FdeOptions.Validate"/>); the span overloads allocate nothing (scratch, about
 /// <see cref="FdeOptions.ScratchFloatsPerToken"/> floats per token, is pooled). Cost per set of n tokens:
-/// O(n·d·R·k) for SimHash, O(n·d·R) for AMS (O(n·d·d_proj·R) dense), O(R·2^k·d_proj) to clear the output, plus
-/// O(R·2^k·n) for document fill.</para>
+/// O(n·d·R·k) for SimHash or O(n·d·R·2^k) for learned partitions, O(n·d·R) for AMS (O(n·d·d_proj·R) dense),
+/// O(R·2^k·d_proj) to clear the output, plus O(R·2^k·n) for document fill and O(R·n·d) for normalized averages.</para>
 /// </remarks>
 public sealed class FdeEncoder
 {
@@ -63,9 +66,15 @@ public sealed class FdeEncoder
     private readonly int _outputLength;
     private readonly FdeProjection _projection;
     private readonly bool _fill;
+    private readonly bool _learned;
+    private readonly bool _normalize;
 
-    // A of the one matrix product per encode: R·k SimHash rows (row r·k + j = column j of G_r), then for the dense
-    // projection R·d_proj rows (row R·k + r·d_proj + j = column j of S_r); depth d.
+    // Rows of the partition product per repetition: k SimHash hyperplanes, or 2^k centroids (none for one partition).
+    private readonly int _partitionRows;
+
+    // A of the one matrix product per encode: R·c partition rows (SimHash: row r·k + j = column j of G_r; learned:
+    // row r·2^k + b = centroid b of repetition r), then for the dense projection R·d_proj rows
+    // (row R·c + r·d_proj + j = column j of S_r); depth d.
     private readonly float[] _productRows;
     private readonly int _productRowCount;
 
@@ -78,24 +87,44 @@ public sealed class FdeEncoder
     private readonly int _largestScratchRow;
 
     /// <summary>Creates an encoder and draws its random matrices from <see cref="FdeOptions.Seed"/>.</summary>
-    /// <param name="options">The encoding parameters.</param>
+    /// <param name="options">The encoding parameters; their partitions must need no training
+    /// (<see cref="FdePartitioning.SimHash"/>).</param>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
     /// <exception cref="ArgumentException">The options are inconsistent or exceed a size limit (see
-    /// <see cref="FdeOptions.Validate"/>).</exception>
+    /// <see cref="FdeOptions.Validate"/>), or they ask for learned partitions, which come from
+    /// <see cref="Train(FdeOptions, IReadOnlyList{ReadOnlyMultiVector})"/> or <see cref="FdeEncoder(FdeOptions, FdePartitions)"/>.</exception>
     public FdeEncoder(FdeOptions options)
-        : this(ValidateOptions(options), null)
+        : this(ValidateUntrained(options), null, null)
+    {
+    }
+
+    /// <summary>Creates an encoder with learned partitions (trained earlier, for example read back with
+    /// <see cref="FdePartitions.Load"/>) and draws its random matrices from <see cref="FdeOptions.Seed"/>.</summary>
+    /// <param name="options">The encoding parameters, with <see cref="FdePartitioning.KMeans"/>.</param>
+    /// <param name="partitions">Centroids of the options' shape: <see cref="FdeOptions.Repetitions"/> × 2^k ×
+    /// <see cref="FdeOptions.Dimension"/>.</param>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException">The options are invalid or not learned, or the partitions have another
+    /// shape; the message names both shapes.</exception>
+    public FdeEncoder(FdeOptions options, FdePartitions partitions)
+        : this(ValidateTrained(options, partitions), null, partitions)
     {
     }
 
     /// <summary>Test seam: an encoder over given matrices (the golden fixtures'), or drawn ones when null.</summary>
     internal FdeEncoder(FdeOptions options, FdeMatrices? matrices)
+        : this(ValidateUntrained(options), matrices, null)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+    }
+
+    private FdeEncoder(FdeOptions options, FdeMatrices? matrices, FdePartitions? partitions)
+    {
+        Debug.Assert(options.RequiresTraining == partitions is not null);
         matrices ??= FdeMatrices.Generate(options);
         Options = options;
         Matrices = matrices;
-        Identity = new FdeEncoderIdentity(options, PrngVersion);
+        Partitions = partitions;
+        Identity = new FdeEncoderIdentity(options, PrngVersion) { PartitionsChecksum = partitions?.Checksum };
 
         _dimension = options.Dimension;
         _repetitions = options.Repetitions;
@@ -106,13 +135,22 @@ public sealed class FdeEncoder
         _outputLength = options.OutputDimension;
         _projection = options.Projection;
         _fill = options.FillEmptyPartitions && _hashes > 0;
+        _learned = partitions is not null;
+        _normalize = options.DocumentAggregation == FdeDocumentAggregation.NormalizedAverage;
+        _partitionRows = _learned ? (_partitions > 1 ? _partitions : 0) : _hashes;
 
         int d = _dimension;
         int p = _blockDimension;
-        int hashRows = _repetitions * _hashes;
+        int hashRows = _repetitions * _partitionRows;
         _productRowCount = hashRows + (_projection == FdeProjection.Dense ? _repetitions * p : 0);
         _productRows = new float[_productRowCount * d];
-        for (int r = 0; r < _repetitions && _hashes > 0; r++)
+        if (_learned && _partitionRows > 0)
+        {
+            // Centroid b of repetition r is already row r·2^k + b of the product.
+            partitions!.Centroids.CopyTo(_productRows);
+        }
+
+        for (int r = 0; r < _repetitions && _hashes > 0 && !_learned; r++)
         {
             WriteColumnsAsRows(matrices.SimHash![r], d, _hashes, _productRows.AsSpan(r * _hashes * d, _hashes * d));
         }
@@ -132,8 +170,12 @@ public sealed class FdeEncoder
     /// <summary>The options this encoder was built with.</summary>
     public FdeOptions Options { get; }
 
-    /// <summary>What a stored index records to refuse a different encoder later: the options and <see cref="PrngVersion"/>.</summary>
+    /// <summary>What a stored index records to refuse a different encoder later: the options, <see cref="PrngVersion"/>
+    /// and, for learned partitions, their <see cref="FdePartitions.Checksum"/>.</summary>
     public FdeEncoderIdentity Identity { get; }
+
+    /// <summary>The learned partitions (<see cref="FdePartitioning.KMeans"/>), or null for SimHash.</summary>
+    public FdePartitions? Partitions { get; }
 
     /// <summary>The token dimension d.</summary>
     public int Dimension => _dimension;
@@ -302,6 +344,82 @@ public sealed class FdeEncoder
     public float[] EncodeQueries(IReadOnlyList<ReadOnlyMultiVector> queries, ParallelOptions parallelOptions) =>
         EncodeList(queries, nameof(queries), document: false, parallelOptions);
 
+    /// <summary>Creates an encoder for <paramref name="options"/>, training its partitions on the tokens of
+    /// <paramref name="documents"/> when the options ask for learned ones, in parallel on all cores (see
+    /// <see cref="Train(FdeOptions, IReadOnlyList{ReadOnlyMultiVector}, ParallelOptions)"/>).</summary>
+    /// <param name="options">The encoding parameters.</param>
+    /// <param name="documents">Document token vectors to learn from (a sample of the corpus; the encoder does not keep
+    /// them). A flat array of tokens can be passed as one <see cref="ReadOnlyMultiVector"/>.</param>
+    /// <returns>The encoder.</returns>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException">The options are invalid, a document has another dimension or a NaN, ∞ or
+    /// too large value (<see cref="TokenValueLimit"/>), or learned partitions get no token at all.</exception>
+    public static FdeEncoder Train(FdeOptions options, IReadOnlyList<ReadOnlyMultiVector> documents) =>
+        Train(options, documents, s_defaultParallelOptions);
+
+    /// <summary>Creates an encoder for <paramref name="options"/>, training its partitions on the tokens of
+    /// <paramref name="documents"/> when the options ask for learned ones (<see cref="FdeOptions.RequiresTraining"/>);
+    /// SimHash options need no training and give <c>new FdeEncoder(options)</c>.</summary>
+    /// <param name="options">The encoding parameters.</param>
+    /// <param name="documents">Document token vectors to learn from (a sample of the corpus; the encoder does not keep
+    /// them). A flat array of tokens can be passed as one <see cref="ReadOnlyMultiVector"/>.</param>
+    /// <param name="parallelOptions">The thread limit (repetitions train in parallel) and cancellation.</param>
+    /// <returns>The encoder, with <see cref="Partitions"/> set for learned partitions.</returns>
+    /// <remarks>
+    /// <para>For each repetition, <see cref="FdeOptions.TrainingSample"/> tokens (all of them when there are fewer) are
+    /// drawn uniformly without replacement from the documents' tokens, and spherical k-means
+    /// (<see cref="FdeOptions.TrainingIterations"/> Lloyd iterations, uniform initialisation) learns 2^k unit centroids
+    /// from them; the draws come from SplitMix64 streams of <see cref="FdeOptions.Seed"/> and the repetition. The library's
+    /// one k-means serves this and the product quantizers of <see cref="Indexing.FdeStorage"/>.</para>
+    /// <para>Minimum: one token. Quality needs a representative sample: the tokens of at least a few hundred documents
+    /// spread over the corpus (the default 50,000 tokens are about 200 NFCorpus passages or 700 ColBERT passages).</para>
+    /// <para>Determinism: the partitions depend only on the options and the tokens in document order, not on the thread
+    /// count, the SIMD width or the platform. Cost: R · TrainingSample · 2^k · d multiply-adds per iteration (about 20 s
+    /// on 2 cores for the recommended options at d = 384); memory: one sample of TrainingSample · d floats per repetition
+    /// in flight.</para>
+    /// </remarks>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException">The options are invalid, a document has another dimension or a NaN, ∞ or
+    /// too large value (<see cref="TokenValueLimit"/>), or learned partitions get no token at all.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled through <paramref name="parallelOptions"/>.</exception>
+    public static FdeEncoder Train(FdeOptions options, IReadOnlyList<ReadOnlyMultiVector> documents, ParallelOptions parallelOptions)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(documents);
+        ArgumentNullException.ThrowIfNull(parallelOptions);
+        options.Validate();
+        if (!options.RequiresTraining)
+        {
+            return new FdeEncoder(options);
+        }
+
+        for (int i = 0; i < documents.Count; i++)
+        {
+            ReadOnlyMultiVector document = documents[i];
+            if (document.Dimension != options.Dimension && !(document.Dimension == 0 && document.Values.IsEmpty))
+            {
+                ThrowHelper.ThrowArgument(
+                    $"{nameof(documents)}[{i}] has token dimension {document.Dimension}, but the options' dimension is {options.Dimension}.", nameof(documents));
+            }
+
+            if (HasOutOfRange(document.Span))
+            {
+                ThrowHelper.ThrowTokenValue(nameof(documents), $"{nameof(documents)}[{i}]", document.Span, options.Dimension);
+            }
+        }
+
+        long tokens = FdePartitions.CountTokens(documents);
+        if (tokens == 0)
+        {
+            ThrowHelper.ThrowArgument(
+                $"{nameof(documents)} holds no token ({documents.Count} documents); learned partitions need at least one token to train on.",
+                nameof(documents));
+        }
+
+        FdePartitions partitions = FdePartitions.Train(options, documents, tokens, parallelOptions);
+        return new FdeEncoder(options, null, partitions);
+    }
+
     /// <summary>Encodes without validation at a chosen SIMD width (tests call every width).</summary>
     internal void Encode(ReadOnlySpan<float> tokens, Span<float> destination, bool document, SimdWidth width) =>
         Encode(tokens, destination, document, document && _fill, width);
@@ -331,7 +449,7 @@ public sealed class FdeEncoder
         int n = tokens.Length / _dimension;
         Debug.Assert(ids.Length >= _repetitions * n);
         int columns = FdeKernels.PadColumns(n);
-        if (_hashes == 0 || n == 0)
+        if (_partitionRows == 0 || n == 0)
         {
             ids[..(_repetitions * n)].Clear();
             return;
@@ -345,7 +463,16 @@ public sealed class FdeEncoder
 
         for (int r = 0; r < _repetitions; r++)
         {
-            FdeKernels.GrayCodeIds<LanesScalar, float>(product.AsSpan(r * _hashes * columns), _hashes, columns, rowIds);
+            ReadOnlySpan<float> rows = product.AsSpan(r * _partitionRows * columns, _partitionRows * columns);
+            if (_learned)
+            {
+                FdeKernels.ArgMaxIds(width, rows, _partitionRows, columns, rowIds);
+            }
+            else
+            {
+                FdeKernels.GrayCodeIds<LanesScalar, float>(rows, _hashes, columns, rowIds);
+            }
+
             rowIds.AsSpan(0, n).CopyTo(ids.Slice(r * n, n));
         }
     }
@@ -375,10 +502,39 @@ public sealed class FdeEncoder
         }
     }
 
-    private static FdeOptions ValidateOptions(FdeOptions options)
+    private static FdeOptions ValidateUntrained(FdeOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        if (options.RequiresTraining)
+        {
+            ThrowHelper.ThrowArgument(
+                $"Partitioning is {options.Partitioning}: its partitions are learned from document tokens, so this encoder needs them. " +
+                "Use FdeEncoder.Train(options, documents) to train them, or new FdeEncoder(options, partitions) with trained ones.",
+                nameof(options));
+        }
+
+        return options;
+    }
+
+    private static FdeOptions ValidateTrained(FdeOptions options, FdePartitions partitions)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(partitions);
+        options.Validate();
+        if (!options.RequiresTraining)
+        {
+            ThrowHelper.ThrowArgument(
+                $"Partitioning is {options.Partitioning}, which learns nothing; partitions apply to FdePartitioning.KMeans only.", nameof(partitions));
+        }
+
+        if (partitions.Repetitions != options.Repetitions || partitions.Count != options.PartitionCount || partitions.Dimension != options.Dimension)
+        {
+            ThrowHelper.ThrowArgument(
+                $"The partitions hold {partitions.Repetitions} repetitions × {partitions.Count} centroids × dimension {partitions.Dimension}, but the " +
+                $"options need {options.Repetitions} × 2^{options.SimHashProjections} = {options.PartitionCount} × {options.Dimension}.", nameof(partitions));
+        }
+
         return options;
     }
 
@@ -545,11 +701,14 @@ public sealed class FdeEncoder
         int p = _blockDimension;
         int columns = FdeKernels.PadColumns(n);
         bool needsTransposed = _productRowCount > 0 || _projection == FdeProjection.Ams;
+        bool normalize = document && _normalize;
 
         float[]? transposedArray = null;
         float[]? productArray = null;
         float[]? projectedArray = null;
         float[]? preFinalArray = null;
+        float[]? sumArray = null;
+        double[]? normArray = null;
         int[] idArray = ArrayPool<int>.Shared.Rent(Math.Max(columns, 1));
         int[] countArray = ArrayPool<int>.Shared.Rent(_partitions);
         int[] firstArray = ArrayPool<int>.Shared.Rent(Math.Max(Math.Min(n, _partitions), 1));
@@ -588,15 +747,44 @@ public sealed class FdeEncoder
                     projectedRows = projectedArray.AsSpan(p * columns, p * columns);
                 }
 
+                // Normalized averages: every token's length once, and per repetition the raw token sums per partition
+                // (2^k × d; the identity projection's blocks are those sums already).
+                Span<double> norms = default;
+                Span<float> sums = default;
+                if (normalize)
+                {
+                    normArray = ArrayPool<double>.Shared.Rent(n + _partitions);
+                    norms = normArray.AsSpan(0, n);
+                    for (int t = 0; t < n; t++)
+                    {
+                        norms[t] = Norm(tokens.Slice(t * d, d));
+                    }
+
+                    if (_projection != FdeProjection.Identity)
+                    {
+                        sumArray = ArrayPool<float>.Shared.Rent((_partitions * d) + _partitions);
+                        sums = sumArray.AsSpan(0, _partitions * d);
+                    }
+                }
+
                 Span<int> ids = idArray.AsSpan(0, columns);
                 Span<int> firstTokens = firstArray.AsSpan(0, Math.Min(n, _partitions));
                 Span<int> counts = countArray.AsSpan(0, _partitions);
                 int blockLength = _partitions * p;
                 for (int r = 0; r < _repetitions; r++)
                 {
-                    if (_hashes > 0)
+                    ReadOnlySpan<float> scores = default;
+                    if (_partitionRows > 0)
                     {
-                        FdeKernels.GrayCodeIds<TLanes, TVec>(product.Slice(r * _hashes * columns, _hashes * columns), _hashes, columns, ids);
+                        scores = product.Slice(r * _partitionRows * columns, _partitionRows * columns);
+                        if (_learned)
+                        {
+                            FdeKernels.ArgMaxIds<TLanes, TVec>(scores, _partitionRows, columns, ids);
+                        }
+                        else
+                        {
+                            FdeKernels.GrayCodeIds<TLanes, TVec>(scores, _hashes, columns, ids);
+                        }
                     }
                     else
                     {
@@ -615,7 +803,7 @@ public sealed class FdeEncoder
                         }
                         else
                         {
-                            yt = product.Slice(((_repetitions * _hashes) + (r * p)) * columns, p * columns);
+                            yt = product.Slice(((_repetitions * _partitionRows) + (r * p)) * columns, p * columns);
                         }
 
                         FdeKernels.TransposeToRows<TLanes, TVec>(yt, p, columns, n, projectedRows);
@@ -628,7 +816,25 @@ public sealed class FdeEncoder
 
                     if (document)
                     {
-                        FinishDocumentBlocks<TLanes, TVec>(rows, ids, counts, firstTokens[..hit], blocks, fill);
+                        Span<double> scales = default;
+                        if (normalize)
+                        {
+                            scales = normArray.AsSpan(n, _partitions);
+                            ReadOnlySpan<float> tokenSums = blocks;
+                            if (!sums.IsEmpty)
+                            {
+                                // The same ids list the same first tokens again, so firstTokens is rewritten unchanged.
+                                sums.Clear();
+                                Span<int> scratchCounts = System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(sumArray.AsSpan(_partitions * d, _partitions));
+                                scratchCounts.Clear();
+                                FdeKernels.AccumulateRows<TLanes, TVec>(tokens, d, ids, n, sums, scratchCounts, firstTokens);
+                                tokenSums = sums;
+                            }
+
+                            ComputeScales(tokenSums, ids[..n], norms, counts, scales);
+                        }
+
+                        FinishDocumentBlocks<TLanes, TVec>(rows, ids, counts, firstTokens[..hit], blocks, fill, scores, columns, n, scales);
                     }
                 }
             }
@@ -647,6 +853,11 @@ public sealed class FdeEncoder
             ReturnIfRented(productArray);
             ReturnIfRented(projectedArray);
             ReturnIfRented(preFinalArray);
+            ReturnIfRented(sumArray);
+            if (normArray is not null)
+            {
+                ArrayPool<double>.Shared.Return(normArray);
+            }
         }
     }
 
@@ -658,10 +869,45 @@ public sealed class FdeEncoder
         }
     }
 
-    // Averages the non-empty blocks; fills the empty ones (documents with fill) with the projected token whose
-    // SimHash bits (its id's Gray code) are nearest to the partition's bits, ties to the lowest token index.
+    // √(Σ x_j²) in double, coordinates in order: the same value whatever the SIMD width.
+    private static double Norm(ReadOnlySpan<float> vector)
+    {
+        double sum = 0;
+        foreach (float x in vector)
+        {
+            sum += (double)x * x;
+        }
+
+        return Math.Sqrt(sum);
+    }
+
+    // Normalized averages: the factor of each partition of several tokens, Σ‖x_t‖ / (n_b · ‖Σ x_t‖), so that the averaged
+    // block becomes the average's direction at the tokens' mean length; NaN where the plain average stays (one token, or
+    // tokens that cancel out). Lengths are summed in token order, in double.
+    private void ComputeScales(ReadOnlySpan<float> tokenSums, ReadOnlySpan<int> ids, ReadOnlySpan<double> norms,
+        ReadOnlySpan<int> counts, Span<double> scales)
+    {
+        int d = _dimension;
+        scales.Clear();
+        for (int t = 0; t < ids.Length; t++)
+        {
+            scales[ids[t]] += norms[t];
+        }
+
+        for (int b = 0; b < _partitions; b++)
+        {
+            double length = counts[b] > 1 ? Norm(tokenSums.Slice(b * d, d)) : 0;
+            scales[b] = length > 0 ? scales[b] / (counts[b] * length) : double.NaN;
+        }
+    }
+
+    // Averages the non-empty blocks (or scales them, for normalized averages); fills the empty ones (documents with
+    // fill) with one projected token: for SimHash the token whose bits (its id's Gray code) are nearest to the
+    // partition's bits, for learned partitions the token with the largest inner product with the partition's centroid;
+    // ties to the lowest token index.
     private void FinishDocumentBlocks<TLanes, TVec>(ReadOnlySpan<float> rows, ReadOnlySpan<int> ids,
-        ReadOnlySpan<int> counts, ReadOnlySpan<int> firstTokens, Span<float> blocks, bool fill)
+        ReadOnlySpan<int> counts, ReadOnlySpan<int> firstTokens, Span<float> blocks, bool fill, ReadOnlySpan<float> scores,
+        int columns, int n, ReadOnlySpan<double> scales)
         where TLanes : struct, ILanes<TVec>
         where TVec : struct
     {
@@ -673,29 +919,60 @@ public sealed class FdeEncoder
             {
                 if (counts[b] > 1)
                 {
-                    FdeKernels.Divide<TLanes, TVec>(block, counts[b]);
+                    if (!scales.IsEmpty && !double.IsNaN(scales[b]))
+                    {
+                        FdeKernels.Scale<TLanes, TVec>(block, (float)scales[b]);
+                    }
+                    else
+                    {
+                        FdeKernels.Divide<TLanes, TVec>(block, counts[b]);
+                    }
                 }
             }
             else if (fill)
             {
-                // Tokens of one partition share its bits, so the first token of each partition hit (in increasing
-                // token order, strict <) is the only candidate needed: the same token as a scan of all tokens.
-                int target = b ^ (b >> 1);
-                int best = 0;
-                int bestDistance = int.MaxValue;
-                foreach (int t in firstTokens)
-                {
-                    int distance = BitOperations.PopCount((uint)(ids[t] ^ (ids[t] >> 1) ^ target));
-                    if (distance < bestDistance)
-                    {
-                        bestDistance = distance;
-                        best = t;
-                    }
-                }
-
+                int best = _learned ? NearestToken(scores.Slice(b * columns, n)) : NearestInHamming(ids, firstTokens, b);
                 rows.Slice(best * p, p).CopyTo(block);
             }
         }
+    }
+
+    // The token with the largest inner product with one centroid (its row of the partition product), ties to the
+    // lowest index (strict >).
+    private static int NearestToken(ReadOnlySpan<float> centroidScores)
+    {
+        int best = 0;
+        float bestScore = centroidScores[0];
+        for (int t = 1; t < centroidScores.Length; t++)
+        {
+            if (centroidScores[t] > bestScore)
+            {
+                bestScore = centroidScores[t];
+                best = t;
+            }
+        }
+
+        return best;
+    }
+
+    // Tokens of one partition share its bits, so the first token of each partition hit (in increasing token order,
+    // strict <) is the only candidate needed: the same token as a scan of all tokens.
+    private static int NearestInHamming(ReadOnlySpan<int> ids, ReadOnlySpan<int> firstTokens, int partition)
+    {
+        int target = partition ^ (partition >> 1);
+        int best = 0;
+        int bestDistance = int.MaxValue;
+        foreach (int t in firstTokens)
+        {
+            int distance = BitOperations.PopCount((uint)(ids[t] ^ (ids[t] >> 1) ^ target));
+            if (distance < bestDistance)
+            {
+                bestDistance = distance;
+                best = t;
+            }
+        }
+
+        return best;
     }
 
     // final[index[i]] += sign[i] · pre[i] in increasing i (the reference's order). Skipping exact zeros changes

@@ -11,7 +11,8 @@ namespace Muvera;
 /// </summary>
 internal sealed class FdeMatrices
 {
-    /// <summary>Per repetition, the d × k Gaussian SimHash matrix G_r, row-major (<c>[i·k + j]</c>); null when k = 0.</summary>
+    /// <summary>Per repetition, the d × k Gaussian SimHash matrix G_r, row-major (<c>[i·k + j]</c>); null when k = 0 or
+    /// the partitions are learned.</summary>
     public float[][]? SimHash { get; init; }
 
     /// <summary>Per repetition, the AMS column of each input coordinate; null unless the projection is AMS.</summary>
@@ -59,7 +60,7 @@ internal sealed class FdeMatrices
         // allocating an engine state per repetition.
         var random = new ReferenceRandom(0);
         float[][]? simHash = null;
-        if (k > 0)
+        if (k > 0 && options.Partitioning == FdePartitioning.SimHash)
         {
             simHash = new float[r][];
             for (int rep = 0; rep < r; rep++)

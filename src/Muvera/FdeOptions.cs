@@ -1,6 +1,7 @@
 // Copyright (c) Muvera contributors. Licensed under the MIT License.
 
 using System;
+using System.Collections.Generic;
 using System.Text;
 
 namespace Muvera;
@@ -10,8 +11,11 @@ namespace Muvera;
 /// the side is chosen by the <see cref="FdeEncoder"/> method called, never by an option.
 /// </summary>
 /// <remarks>
-/// <para>Defaults follow the reference implementation's config (R = 1, k = 0, seed 1, identity, no fill, no final
-/// projection); <see cref="CreateRecommended"/> gives the paper's Pareto configuration (20, 5, 16) with AMS and fill.</para>
+/// <para>Defaults follow the reference implementation's config (R = 1, k = 0, seed 1, SimHash, identity, no fill, plain
+/// averages, no final projection). <see cref="CreateRecommended"/> gives Muvera's data-aware default (learned k-means
+/// partitions, R = 20, k = 6, AMS to 32, fill, normalized averages: 40,960 floats), which needs training;
+/// <see cref="CreateSimHash"/> gives the paper's Pareto configuration (20, 5, 16) with SimHash, AMS and fill, the
+/// reference's function, which needs none.</para>
 /// <para>Ranges are checked when a property is set (<see cref="ArgumentOutOfRangeException"/> naming the property);
 /// rules that involve several properties are checked by <see cref="Validate"/>, which <see cref="FdeEncoder"/> calls.</para>
 /// <para>Output layout: block (r, b) of repetition r and partition b occupies
@@ -21,6 +25,22 @@ public sealed record FdeOptions
 {
     /// <summary>The largest supported number of SimHash projections k (the reference rejects k ≥ 31).</summary>
     public const int MaxSimHashProjections = 30;
+
+    /// <summary>The default <see cref="TrainingSample"/>: 50,000 document tokens.</summary>
+    public const int DefaultTrainingSample = 50_000;
+
+    /// <summary>The largest <see cref="TrainingSample"/>: 2^20 = 1,048,576 tokens.</summary>
+    public const int MaxTrainingSample = 1 << 20;
+
+    /// <summary>The default <see cref="TrainingIterations"/>: 8 Lloyd iterations.</summary>
+    public const int DefaultTrainingIterations = 8;
+
+    /// <summary>The largest <see cref="TrainingIterations"/>: 1,000.</summary>
+    public const int MaxTrainingIterations = 1000;
+
+    /// <summary>The most floats one repetition's training sample may hold, <see cref="TrainingSample"/> ·
+    /// <see cref="Dimension"/> (2^28, 1 GiB), checked by <see cref="Validate"/>.</summary>
+    public const long MaxTrainingFloats = 1L << 28;
 
     /// <summary>The largest supported encoding length in floats (2^22), before and after the final projection.</summary>
     public const int MaxOutputFloats = 1 << 22;
@@ -47,6 +67,10 @@ public sealed record FdeOptions
     private readonly FdeProjection _projection;
     private readonly int? _projectionDimension;
     private readonly int? _finalDimension;
+    private readonly FdePartitioning _partitioning;
+    private readonly FdeDocumentAggregation _documentAggregation;
+    private readonly int _trainingSample = DefaultTrainingSample;
+    private readonly int _trainingIterations = DefaultTrainingIterations;
 
     /// <summary>The token dimension d of the input vectors. Required; must be positive, and at most
     /// <see cref="MaxDimension"/> (checked by <see cref="Validate"/>).</summary>
@@ -71,7 +95,8 @@ public sealed record FdeOptions
         }
     }
 
-    /// <summary>The number of SimHash hyperplanes k per repetition (default 0); 2^k partitions. Must be in 0..30.</summary>
+    /// <summary>The partition exponent k per repetition (default 0): 2^k partitions, from k SimHash hyperplanes or
+    /// 2^k learned centroids (<see cref="Partitioning"/>). Must be in 0..30.</summary>
     public int SimHashProjections
     {
         get => _simHashProjections;
@@ -129,11 +154,89 @@ public sealed record FdeOptions
     }
 
     /// <summary>
-    /// Documents only (default <see langword="false"/>): an empty partition block is filled with the projected token
-    /// whose SimHash bits are nearest in Hamming distance to the partition's bits (ties to the lowest token index),
-    /// instead of zeros. Ignored when k = 0 and for queries, which are never filled.
+    /// Documents only (default <see langword="false"/>): an empty partition block is filled with one projected token
+    /// instead of zeros: with <see cref="FdePartitioning.SimHash"/> the token whose SimHash bits are nearest in Hamming
+    /// distance to the partition's bits, with <see cref="FdePartitioning.KMeans"/> the token with the largest inner
+    /// product with the partition's centroid (ties to the lowest token index either way). Ignored when k = 0 and for
+    /// queries, which are never filled.
     /// </summary>
     public bool FillEmptyPartitions { get; init; }
+
+    /// <summary>How tokens are assigned to partitions (default <see cref="FdePartitioning.SimHash"/>, the reference's).
+    /// <see cref="FdePartitioning.KMeans"/> learns them from data: an encoder needs training first
+    /// (<see cref="RequiresTraining"/>).</summary>
+    public FdePartitioning Partitioning
+    {
+        get => _partitioning;
+        init
+        {
+            if (!Enum.IsDefined(value))
+            {
+                ThrowHelper.ThrowArgumentOutOfRange(nameof(Partitioning), value, $"Partitioning {(int)value} is not a defined FdePartitioning.");
+            }
+
+            _partitioning = value;
+        }
+    }
+
+    /// <summary>How a document's tokens that share a partition are combined (default
+    /// <see cref="FdeDocumentAggregation.Average"/>, the reference's). Queries always sum.</summary>
+    public FdeDocumentAggregation DocumentAggregation
+    {
+        get => _documentAggregation;
+        init
+        {
+            if (!Enum.IsDefined(value))
+            {
+                ThrowHelper.ThrowArgumentOutOfRange(nameof(DocumentAggregation), value,
+                    $"DocumentAggregation {(int)value} is not a defined FdeDocumentAggregation.");
+            }
+
+            _documentAggregation = value;
+        }
+    }
+
+    /// <summary>
+    /// Learned partitions only: how many document tokens each repetition's k-means is trained on, drawn uniformly
+    /// without replacement from the training tokens (all of them when there are fewer). Default
+    /// <see cref="DefaultTrainingSample"/> (50,000); must be in 1..<see cref="MaxTrainingSample"/>. Ignored by SimHash.
+    /// </summary>
+    public int TrainingSample
+    {
+        get => _trainingSample;
+        init
+        {
+            if (value < 1 || value > MaxTrainingSample)
+            {
+                ThrowHelper.ThrowArgumentOutOfRange(nameof(TrainingSample), value,
+                    $"TrainingSample is {value}; it must be in 1..{MaxTrainingSample} tokens.");
+            }
+
+            _trainingSample = value;
+        }
+    }
+
+    /// <summary>Learned partitions only: the Lloyd iterations of each repetition's k-means (it stops earlier once no
+    /// assignment changes). Default <see cref="DefaultTrainingIterations"/> (8); must be in
+    /// 1..<see cref="MaxTrainingIterations"/>. Ignored by SimHash.</summary>
+    public int TrainingIterations
+    {
+        get => _trainingIterations;
+        init
+        {
+            if (value < 1 || value > MaxTrainingIterations)
+            {
+                ThrowHelper.ThrowArgumentOutOfRange(nameof(TrainingIterations), value,
+                    $"TrainingIterations is {value}; it must be in 1..{MaxTrainingIterations}.");
+            }
+
+            _trainingIterations = value;
+        }
+    }
+
+    /// <summary>Whether an encoder needs training on document tokens before it can encode: true for
+    /// <see cref="FdePartitioning.KMeans"/>.</summary>
+    public bool RequiresTraining => Partitioning != FdePartitioning.SimHash;
 
     /// <summary>
     /// The length of an optional final Count Sketch projection (default <see langword="null"/>: none). Must be
@@ -170,8 +273,8 @@ public sealed record FdeOptions
     }
 
     /// <summary>
-    /// The random matrix entries an encoder draws and keeps, every product computed in 64 bits:
-    /// R·d·k SimHash Gaussians, plus R·d AMS columns (with their signs) for <see cref="FdeProjection.Ams"/>, plus
+    /// The matrix entries an encoder draws or learns and keeps, every product computed in 64 bits:
+    /// R·d·k SimHash Gaussians (or R·2^k·d centroid coordinates for <see cref="FdePartitioning.KMeans"/>), plus R·d AMS columns (with their signs) for <see cref="FdeProjection.Ams"/>, plus
     /// R·d·d_proj entries for <see cref="FdeProjection.Dense"/>, plus R·2^k·d_proj Count Sketch buckets (with their
     /// signs) when <see cref="FinalDimension"/> is set. At most <see cref="MaxMatrixEntries"/> once
     /// <see cref="Validate"/> passes.
@@ -180,27 +283,28 @@ public sealed record FdeOptions
     {
         get
         {
-            (long simHash, long ams, long dense, long sketch) = MatrixTerms();
-            return Saturating(Saturating(simHash, ams), Saturating(dense, sketch));
+            (long partitions, long ams, long dense, long sketch) = MatrixTerms();
+            return Saturating(Saturating(partitions, ams), Saturating(dense, sketch));
         }
     }
 
     /// <summary>
     /// The scratch floats an encoding needs per input token (tokens are padded to a multiple of 16): the transposed
-    /// token (d), its SimHash and dense projections (R·k, plus R·d_proj for <see cref="FdeProjection.Dense"/>) and its
-    /// projected rows (2·d_proj for AMS and dense). At most <see cref="MaxScratchFloatsPerToken"/> once
-    /// <see cref="Validate"/> passes.
+    /// token (d), its SimHash sketches or centroid inner products (R·k, or R·2^k for <see cref="FdePartitioning.KMeans"/>)
+    /// and dense projections (plus R·d_proj for <see cref="FdeProjection.Dense"/>) and its projected rows (2·d_proj for
+    /// AMS and dense). At most <see cref="MaxScratchFloatsPerToken"/> once <see cref="Validate"/> passes.
     /// </summary>
     /// <remarks>An encoding of n tokens rents from the shared array pool about
     /// 4 · ((ScratchFloatsPerToken + 1) · ⌈n/16⌉·16 + 2 · 2^k) bytes, plus 4 · R·2^k·d_proj bytes with a final
-    /// projection (the pool may round each buffer up to a power of two).</remarks>
+    /// projection and 4 · 2^k·d bytes for a document with <see cref="FdeDocumentAggregation.NormalizedAverage"/> (the pool
+    /// may round each buffer up to a power of two).</remarks>
     public long ScratchFloatsPerToken
     {
         get
         {
             long projected = Projection == FdeProjection.Identity ? 0 : 2L * BlockDimension;
             long denseRows = Projection == FdeProjection.Dense ? Product(Repetitions, BlockDimension) : 0;
-            return Saturating(Saturating(Dimension, projected), Saturating(Product(Repetitions, SimHashProjections), denseRows));
+            return Saturating(Saturating(Dimension, projected), Saturating(Product(Repetitions, PartitionRowsPerRepetition), denseRows));
         }
     }
 
@@ -217,14 +321,15 @@ public sealed record FdeOptions
             long r = Repetitions;
             long d = Dimension;
             long p = BlockDimension;
-            (long simHash, long ams, long dense, long sketch) = MatrixTerms();
+            (long partitions, long ams, long dense, long sketch) = MatrixTerms();
             long arrays = 8;
             long bytes = FixedEncoderBytes;
 
             // SimHash: G_r (d × k per repetition) and the same entries again as rows of the kernel's product matrix.
-            if (SimHashProjections > 0)
+            // k-means: the centroids (2^k × d per repetition, held by FdePartitions) and the same product rows.
+            if (SimHashProjections > 0 || Partitioning == FdePartitioning.KMeans)
             {
-                bytes = Saturating(bytes, Saturating(Product(8, simHash), Product(8, r)));
+                bytes = Saturating(bytes, Saturating(Product(8, partitions), Product(8, r)));
                 arrays = Saturating(arrays, r);
             }
 
@@ -259,12 +364,44 @@ public sealed record FdeOptions
     public int OutputDimension => FinalDimension ?? (int)Math.Min(PreFinalDimension, int.MaxValue);
 
     /// <summary>
-    /// The paper's Pareto-optimal configuration for a token dimension: R = 20, k = 5, AMS to d_proj = 16, fill on,
-    /// no final projection: 10,240 floats (MUVERA §3.1 and §3.2).
+    /// Muvera's recommended configuration for a token dimension: learned partitions
+    /// (<see cref="FdePartitioning.KMeans"/>, 2^6 = 64 centroids per repetition trained on
+    /// <see cref="DefaultTrainingSample"/> tokens), R = 20, AMS to d_proj = 32, fill on,
+    /// <see cref="FdeDocumentAggregation.NormalizedAverage"/>, no final projection: 40,960 floats (1,280 bytes scanned
+    /// per document in the default flat storage, <see cref="Indexing.FdeStorage.Default"/>). Needs training
+    /// (<see cref="FdeEncoder.Train(FdeOptions, IReadOnlyList{ReadOnlyMultiVector})"/>; a <see cref="MuveraIndex"/> trains
+    /// by itself).
+    /// </summary>
+    /// <remarks>Chosen by measurement with the default storage (<c>bench/results/2026-12-07-learned-partitions.md</c>): on
+    /// NFCorpus with all-MiniLM-L6-v2 its 100 FDE candidates hold 0.92 of the exact Chamfer top 10 (0.95 as float32),
+    /// against 0.77 for <see cref="CreateSimHash"/>; twice the repetitions (R = 40, 81,920 floats) hold 0.95-0.97 but
+    /// scan two to eight times the bytes per query. For the reference's data-oblivious function (no training, golden-tested, the same
+    /// encoding for any corpus) use <see cref="CreateSimHash"/>.</remarks>
+    /// <param name="dimension">The token dimension d.</param>
+    /// <param name="seed">The seed of the random matrices and of training.</param>
+    /// <returns>The options.</returns>
+    public static FdeOptions CreateRecommended(int dimension, int seed = 1) => new()
+    {
+        Dimension = dimension,
+        Partitioning = FdePartitioning.KMeans,
+        Repetitions = 20,
+        SimHashProjections = 6,
+        Projection = FdeProjection.Ams,
+        ProjectionDimension = 32,
+        FillEmptyPartitions = true,
+        DocumentAggregation = FdeDocumentAggregation.NormalizedAverage,
+        Seed = seed,
+    };
+
+    /// <summary>
+    /// The paper's Pareto-optimal SimHash configuration for a token dimension: R = 20, k = 5, AMS to d_proj = 16, fill
+    /// on, plain averages, no final projection: 10,240 floats (MUVERA §3.1 and §3.2). The reference's function: needs no
+    /// training and encodes every corpus the same way.
     /// </summary>
     /// <param name="dimension">The token dimension d.</param>
     /// <param name="seed">The seed of the random matrices.</param>
-    public static FdeOptions CreateRecommended(int dimension, int seed = 1) => new()
+    /// <returns>The options.</returns>
+    public static FdeOptions CreateSimHash(int dimension, int seed = 1) => new()
     {
         Dimension = dimension,
         Repetitions = 20,
@@ -332,13 +469,23 @@ public sealed record FdeOptions
         long entries = MatrixEntries;
         if (entries > MaxMatrixEntries)
         {
-            (long simHash, long ams, long dense, long sketch) = MatrixTerms();
+            (long partitions, long ams, long dense, long sketch) = MatrixTerms();
+            string partitionTerm = Partitioning == FdePartitioning.SimHash
+                ? $"SimHash Repetitions · Dimension · SimHashProjections = {Repetitions} · {Dimension} · {SimHashProjections} = {partitions}"
+                : $"k-means centroids Repetitions · 2^SimHashProjections · Dimension = {Repetitions} · 2^{SimHashProjections} · {Dimension} = {partitions}";
             ThrowHelper.ThrowArgument(
-                $"The random matrices would hold {entries} entries, more than the limit of {MaxMatrixEntries} " +
-                $"(FdeOptions.MaxMatrixEntries): SimHash Repetitions · Dimension · SimHashProjections = " +
-                $"{Repetitions} · {Dimension} · {SimHashProjections} = {simHash}, AMS Repetitions · Dimension = {ams}, " +
+                $"The partition and projection matrices would hold {entries} entries, more than the limit of {MaxMatrixEntries} " +
+                $"(FdeOptions.MaxMatrixEntries): {partitionTerm}, AMS Repetitions · Dimension = {ams}, " +
                 $"dense Repetitions · Dimension · ProjectionDimension = {dense}, Count Sketch {sketch}.",
                 nameof(Repetitions));
+        }
+
+        if (Partitioning == FdePartitioning.KMeans && (long)TrainingSample * Dimension > MaxTrainingFloats)
+        {
+            ThrowHelper.ThrowArgument(
+                $"TrainingSample · Dimension = {TrainingSample} · {Dimension} = {(long)TrainingSample * Dimension} floats exceeds the limit of " +
+                $"{MaxTrainingFloats} floats per repetition's training sample (FdeOptions.MaxTrainingFloats).",
+                nameof(TrainingSample));
         }
 
         long scratch = ScratchFloatsPerToken;
@@ -346,8 +493,10 @@ public sealed record FdeOptions
         {
             ThrowHelper.ThrowArgument(
                 $"An encoding would need {scratch} scratch floats per token, more than the limit of {MaxScratchFloatsPerToken} " +
-                $"(FdeOptions.MaxScratchFloatsPerToken): Dimension {Dimension} + Repetitions · SimHashProjections = " +
-                $"{Repetitions} · {SimHashProjections}" +
+                $"(FdeOptions.MaxScratchFloatsPerToken): Dimension {Dimension} + " +
+                (Partitioning == FdePartitioning.SimHash
+                    ? $"Repetitions · SimHashProjections = {Repetitions} · {SimHashProjections}"
+                    : $"Repetitions · 2^SimHashProjections = {Repetitions} · {PartitionRowsPerRepetition}") +
                 (Projection == FdeProjection.Dense ? $" + Repetitions · ProjectionDimension = {Repetitions} · {BlockDimension}" : "") +
                 (Projection == FdeProjection.Identity ? "" : $" + 2 · ProjectionDimension = 2 · {BlockDimension}") + ".",
                 nameof(Repetitions));
@@ -360,10 +509,13 @@ public sealed record FdeOptions
     private static long Saturating(long a, long b) => a > long.MaxValue - b ? long.MaxValue : a + b;
 
     // The entry counts of each random matrix (0 when the options do not use it), saturating.
-    private (long SimHash, long Ams, long Dense, long Sketch) MatrixTerms()
+    // The rows of the encoder's partition product per repetition: k hyperplanes, or 2^k centroids.
+    private long PartitionRowsPerRepetition => Partitioning == FdePartitioning.SimHash ? SimHashProjections : 1L << SimHashProjections;
+
+    private (long Partitions, long Ams, long Dense, long Sketch) MatrixTerms()
     {
         long rd = Product(Repetitions, Dimension);
-        long simHash = Product(rd, SimHashProjections);
+        long simHash = Product(rd, PartitionRowsPerRepetition);
         long ams = Projection == FdeProjection.Ams ? rd : 0;
         long dense = Projection == FdeProjection.Dense ? Product(rd, BlockDimension) : 0;
         long sketch = FinalDimension is null ? 0 : PreFinalDimension;
@@ -380,7 +532,11 @@ public sealed record FdeOptions
             .Append(", Projection = ").Append(Projection)
             .Append(", ProjectionDimension = ").Append(ProjectionDimension?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "null")
             .Append(", FillEmptyPartitions = ").Append(FillEmptyPartitions)
-            .Append(", FinalDimension = ").Append(FinalDimension?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "null");
+            .Append(", FinalDimension = ").Append(FinalDimension?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "null")
+            .Append(", Partitioning = ").Append(Partitioning)
+            .Append(", DocumentAggregation = ").Append(DocumentAggregation)
+            .Append(", TrainingSample = ").Append(TrainingSample)
+            .Append(", TrainingIterations = ").Append(TrainingIterations);
         return true;
     }
 }

@@ -23,7 +23,9 @@ public sealed partial class MuveraIndex
     /// <returns>The calibration; <see cref="MuveraCalibration.TargetReached"/> is false when even
     /// <see cref="MaxCalibrationCandidates"/> (or every document) fell short.</returns>
     /// <remarks>Cost: one exact search per sample query (|sample| × corpus Chamfer evaluations) plus one FDE search for
-    /// min(Count, <see cref="MaxCalibrationCandidates"/>) candidates. Writers wait while it runs; searches do not.</remarks>
+    /// min(Count, <see cref="MaxCalibrationCandidates"/>) candidates. Writers wait while it runs; searches do not. An
+    /// index whose learned partitions are not trained yet trains them first, on the documents it holds (see
+    /// <see cref="Train()"/>).</remarks>
     /// <exception cref="ArgumentNullException"><paramref name="sampleQueries"/> is null.</exception>
     /// <exception cref="ArgumentException">No sample queries, or a query is empty, of the wrong dimension or has a
     /// NaN, ∞ or too large value (<see cref="FdeEncoder.TokenValueLimit"/>).</exception>
@@ -47,6 +49,17 @@ public sealed partial class MuveraIndex
         for (int q = 0; q < sampleQueries.Count; q++)
         {
             ValidateQuery(sampleQueries[q]);
+        }
+
+        if (!IsTrained)
+        {
+            // The candidate count of learned partitions means nothing before they exist: train them on what is held.
+            if (Count == 0)
+            {
+                throw new InvalidOperationException("The index has no documents to calibrate against.");
+            }
+
+            TrainCore(null, s_defaultParallelOptions, throwIfTrained: false);
         }
 
         float[] fdes = Encoder.EncodeQueries(sampleQueries);

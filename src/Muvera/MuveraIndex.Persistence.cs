@@ -19,6 +19,8 @@ public sealed partial class MuveraIndex
 {
     private const string CurrentFileName = "CURRENT";
     private const string TokensFileName = "tokens.mvs";
+    private const string PartitionsFileName = "partitions.bin";
+    private const int MaxPartitionsBytes = (int)(FdeOptions.MaxMatrixEntries * sizeof(float)) + FdePartitions.HeaderLength;
     private const string PartialSuffix = ".partial";
     private const int MaxManifestBytes = 16 << 20;
 
@@ -188,12 +190,12 @@ public sealed partial class MuveraIndex
         }
 
         IndexManifest manifest = ReadManifest(versionDirectory, manifestHash);
-        VerifyFiles(versionDirectory, manifest);
-
         FdeEncoderIdentity identity = ReadIdentity(manifest);
+        VerifyFiles(versionDirectory, manifest, identity.PartitionsChecksum is not null);
+
         Invalid(identity.PrngVersion != FdeEncoder.PrngVersion,
             $"the index was encoded with FDE PRNG version {identity.PrngVersion}; this library encodes with version {FdeEncoder.PrngVersion}, so its query FDEs would not match");
-        CheckReadableCopy(manifest.Fde, identity.Options);
+        CheckReadableCopy(manifest.Fde, identity.Options, identity.PartitionsChecksum);
         if (options.ExpectedFde is { } expected && expected != identity.Options)
         {
             try
@@ -206,7 +208,7 @@ public sealed partial class MuveraIndex
             }
         }
 
-        var encoder = new FdeEncoder(identity.Options);
+        FdeEncoder? encoder = CreateEncoder(versionDirectory, identity);
         StoreElementType elementType = manifest.TokenElementType switch
         {
             "float32" => StoreElementType.Float32,
@@ -228,23 +230,25 @@ public sealed partial class MuveraIndex
             string tokensPath = Path.Combine(versionDirectory, TokensFileName);
             store = MultiVectorStore.Load(tokensPath, rejectBeyondTokenLimit: true, options.VerifyTokens);
             mips = backend.Load(Path.Combine(versionDirectory, backend.FileName));
-            Invalid(manifest.Documents != ids.Length || store.Count != ids.Length || mips.Count != ids.Length,
-                $"the manifest counts {manifest.Documents} documents, the id map {ids.Length}, the token store {store.Count}, the FDE index {mips.Count}");
+            Invalid(manifest.Documents != ids.Length || store.Count != ids.Length || mips.Count != (encoder is null ? 0 : ids.Length),
+                $"the manifest counts {manifest.Documents} documents, the id map {ids.Length}, the token store {store.Count}, the FDE index {mips.Count}" +
+                (encoder is null ? " (an index whose partitions are not trained holds no FDE)" : ""));
             Invalid(manifest.Live != live || manifest.Deleted != ids.Length - live,
                 $"the manifest counts {manifest.Live} live and {manifest.Deleted} deleted documents, the id map {live} live of {ids.Length}");
             Invalid(manifest.Tokens != store.TokenCount, $"the manifest counts {manifest.Tokens} tokens, the token store {store.TokenCount}");
-            Invalid(store.Dimension != encoder.Dimension || store.ElementType != elementType || store.IsNormalized != manifest.NormalizeTokens,
-                $"the token store holds {store.ElementType} tokens of dimension {store.Dimension} (normalised: {store.IsNormalized}); the manifest says {elementType}, {encoder.Dimension}, {manifest.NormalizeTokens}");
+            FdeOptions fde = identity.Options;
+            Invalid(store.Dimension != fde.Dimension || store.ElementType != elementType || store.IsNormalized != manifest.NormalizeTokens,
+                $"the token store holds {store.ElementType} tokens of dimension {store.Dimension} (normalised: {store.IsNormalized}); the manifest says {elementType}, {fde.Dimension}, {manifest.NormalizeTokens}");
             Invalid(store.Storage.IsQuantized && store.Count > 0 && !store.IsTrained, $"the token store holds {store.Storage} tokens without a codec");
             var indexOptions = new MuveraIndexOptions
             {
-                Fde = identity.Options,
+                Fde = fde,
                 TokenElementType = store.Storage.IsQuantized ? StoreElementType.Float32 : elementType,
                 TokenStorage = store.Storage.IsQuantized ? store.Storage : null,
                 NormalizeTokens = manifest.NormalizeTokens,
                 CompactOnSaveFraction = manifest.CompactOnSaveFraction,
             };
-            Invalid(mips.Dimension != encoder.OutputDimension, $"the FDE index has dimension {mips.Dimension}; the encoder's output dimension is {encoder.OutputDimension}");
+            Invalid(mips.Dimension != fde.OutputDimension, $"the FDE index has dimension {mips.Dimension}; the encoder's output dimension is {fde.OutputDimension}");
             if (backend is FlatMipsBackend flatBackend)
             {
                 Invalid(mips is not (FlatMipsIndex or QuantizedMipsIndex) || FlatMipsBackend.StorageOf(mips) != flatBackend.Storage,
@@ -255,7 +259,11 @@ public sealed partial class MuveraIndex
                 Invalid(ids[i] is not null && store.TokenCountOf(i) == 0, $"live document {i} (\"{ids[i]}\") has no tokens");
             }
 
-            VerifyStoredFdes(Path.Combine(versionDirectory, backend.FileName), backend, mips, encoder, store, ids, live);
+            if (encoder is not null)
+            {
+                VerifyStoredFdes(Path.Combine(versionDirectory, backend.FileName), backend, mips, encoder, store, ids, live);
+            }
+
             var ordinals = new Dictionary<string, int>(live, StringComparer.Ordinal);
             for (int i = 0; i < ids.Length; i++)
             {
@@ -272,6 +280,44 @@ public sealed partial class MuveraIndex
             mips?.Dispose();
             store?.Dispose();
             throw;
+        }
+    }
+
+    // The encoder of an identity: SimHash from the options alone, learned partitions from partitions.bin (checked against
+    // the identity's checksum), or none for learned partitions not trained yet.
+    private static FdeEncoder? CreateEncoder(string versionDirectory, FdeEncoderIdentity identity)
+    {
+        if (!identity.Options.RequiresTraining)
+        {
+            return new FdeEncoder(identity.Options);
+        }
+
+        if (identity.PartitionsChecksum is not ulong checksum)
+        {
+            return null;
+        }
+
+        string path = Path.Combine(versionDirectory, PartitionsFileName);
+        FdePartitions partitions;
+        try
+        {
+            using var stream = new MemoryStream(ReadSmallFile(path, MaxPartitionsBytes, "partitions file"), writable: false);
+            partitions = FdePartitions.Load(stream);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"The saved index is not valid: '{path}': {e.Message}", e);
+        }
+
+        Invalid(partitions.Checksum != checksum,
+            $"the partitions in '{path}' have checksum 0x{partitions.Checksum:X16}, but the encoder identity names 0x{checksum:X16}: they do not belong together");
+        try
+        {
+            return new FdeEncoder(identity.Options, partitions);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"The saved index is not valid: the partitions in '{path}' do not fit the encoder's options: {e.Message}", e);
         }
     }
 
@@ -363,8 +409,19 @@ public sealed partial class MuveraIndex
             _mips.Save(Path.Combine(partial, Backend.FileName));
             Step("fde");
 
+            FdePartitions? partitions = _encoder?.Partitions;
+            if (partitions is not null)
+            {
+                using var stream = new FileStream(Path.Combine(partial, PartitionsFileName), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+                partitions.Save(stream);
+                stream.Flush(flushToDisk: true);
+            }
+
             IndexManifest manifest = BuildManifest();
-            foreach (string name in (ReadOnlySpan<string>)[IdMapFile.FileName, TokensFileName, Backend.FileName])
+            string[] files = partitions is null
+                ? [IdMapFile.FileName, TokensFileName, Backend.FileName]
+                : [IdMapFile.FileName, TokensFileName, Backend.FileName, PartitionsFileName];
+            foreach (string name in files)
             {
                 string path = Path.Combine(partial, name);
                 DirectorySync.FlushFile(path);
@@ -498,14 +555,16 @@ public sealed partial class MuveraIndex
 
     private IndexManifest BuildManifest()
     {
-        FdeOptions fde = Encoder.Options;
+        FdeOptions fde = Options.Fde;
+        FdeEncoderIdentity identity = _encoder?.Identity ?? new FdeEncoderIdentity(fde, FdeEncoder.PrngVersion);
+        bool version1 = identity.ToBytes().Length == FdeEncoderIdentity.SerializedLength;
         MuveraCalibration? calibration = Calibration;
         return new IndexManifest
         {
             Format = IndexManifest.FormatName,
             FormatVersion = IndexManifest.CurrentFormatVersion,
             LibraryVersion = typeof(MuveraIndex).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion,
-            Encoder = Convert.ToBase64String(Encoder.Identity.ToBytes()),
+            Encoder = Convert.ToBase64String(identity.ToBytes()),
             Fde = new ManifestFde
             {
                 Dimension = fde.Dimension,
@@ -516,8 +575,15 @@ public sealed partial class MuveraIndex
                 FinalDimension = fde.FinalDimension,
                 FillEmptyPartitions = fde.FillEmptyPartitions,
                 Seed = fde.Seed,
-                OutputDimension = Encoder.OutputDimension,
+                OutputDimension = fde.OutputDimension,
                 PrngVersion = FdeEncoder.PrngVersion,
+
+                // Written only with a version 2 identity, so that SimHash indexes stay readable by older builds.
+                Partitioning = version1 ? null : fde.Partitioning.ToString(),
+                DocumentAggregation = version1 ? null : fde.DocumentAggregation.ToString(),
+                TrainingSample = version1 ? null : fde.TrainingSample,
+                TrainingIterations = version1 ? null : fde.TrainingIterations,
+                PartitionsChecksum = identity.PartitionsChecksum is ulong checksum ? Hex(checksum) : null,
             },
             TokenElementType = _store.ElementType switch
             {
@@ -621,7 +687,7 @@ public sealed partial class MuveraIndex
 
     // The readable copy of the options ("fde") is informational, but when present it must agree with the encoder identity
     // (the authoritative copy), so that an edit to either is noticed.
-    private static void CheckReadableCopy(ManifestFde? copy, FdeOptions options)
+    private static void CheckReadableCopy(ManifestFde? copy, FdeOptions options, ulong? partitionsChecksum)
     {
         if (copy is null)
         {
@@ -644,11 +710,23 @@ public sealed partial class MuveraIndex
         Agree("seed", copy.Seed, options.Seed);
         Agree("output_dimension", copy.OutputDimension, options.OutputDimension);
         Agree("prng_version", copy.PrngVersion, FdeEncoder.PrngVersion);
+
+        // Absent in copies written before learned partitions (and for version 1 identities): the reference's values.
+        Agree("partitioning", copy.Partitioning ?? nameof(FdePartitioning.SimHash), options.Partitioning.ToString());
+        Agree("document_aggregation", copy.DocumentAggregation ?? nameof(FdeDocumentAggregation.Average), options.DocumentAggregation.ToString());
+        Agree("training_sample", copy.TrainingSample ?? FdeOptions.DefaultTrainingSample, options.TrainingSample);
+        Agree("training_iterations", copy.TrainingIterations ?? FdeOptions.DefaultTrainingIterations, options.TrainingIterations);
+        Agree("partitions_checksum", copy.PartitionsChecksum, partitionsChecksum is ulong checksum ? Hex(checksum) : null);
     }
 
-    private static void VerifyFiles(string versionDirectory, IndexManifest manifest)
+    private static void VerifyFiles(string versionDirectory, IndexManifest manifest, bool partitions)
     {
         var expected = new HashSet<string>(StringComparer.Ordinal) { IdMapFile.FileName, TokensFileName, manifest.Backend.File };
+        if (partitions)
+        {
+            expected.Add(PartitionsFileName);
+        }
+
         Invalid(manifest.Files.Count != expected.Count, $"the manifest lists {manifest.Files.Count} files; expected {expected.Count}");
         foreach (ManifestFile file in manifest.Files)
         {

@@ -29,6 +29,15 @@ namespace Muvera;
 /// only while their FDEs and tokens are appended.</para>
 /// <para>Persistence: <see cref="Save(string, MuveraSaveOptions)"/> writes a directory that <see cref="Load(string)"/> reads back, safely while other processes load it (one writer at a time, any number of readers); see
 /// <c>src/Muvera/Serialization/README.md</c> ("MuveraIndex directory").</para>
+/// <para>Learned partitions (<see cref="FdePartitioning.KMeans"/>, the default of <see cref="FdeOptions.CreateRecommended"/>):
+/// FDEs can only be encoded once the partitions are trained. Until then (<see cref="IsTrained"/> false) the index keeps
+/// the documents' tokens without FDEs and searches them exactly (brute-force Chamfer). It trains by itself in the
+/// <see cref="AddRange(IReadOnlyList{string}, IReadOnlyList{ReadOnlyMultiVector})"/> that brings it to
+/// <see cref="PartitionTrainingDocuments"/> (1,024) live documents, on a sample of
+/// <see cref="FdeOptions.TrainingSample"/> tokens drawn from all of them, or when <see cref="Train()"/> is called (on
+/// the documents it holds, at least one) or <see cref="Train(IReadOnlyList{ReadOnlyMultiVector})"/> (on a sample of
+/// the corpus, before or after adding); it then encodes every document it holds. The partitions never change afterwards
+/// and are saved with the index. SimHash indexes are trained from the start.</para>
 /// </remarks>
 public sealed partial class MuveraIndex : IDisposable
 {
@@ -37,17 +46,18 @@ public sealed partial class MuveraIndex : IDisposable
     private readonly List<string?> _ids;
     private MultiVectorStore _store;
     private IMipsIndex _mips;
+    private FdeEncoder? _encoder;
     private IChamferScorer _scorer = new CpuChamferScorer();
     private MuveraCalibration? _calibration;
     private int _deleted;
     private bool _disposed;
 
-    private MuveraIndex(MuveraIndexOptions options, MipsBackend backend, FdeEncoder encoder, MultiVectorStore store,
+    private MuveraIndex(MuveraIndexOptions options, MipsBackend backend, FdeEncoder? encoder, MultiVectorStore store,
         IMipsIndex mips, Dictionary<string, int> ordinals, List<string?> ids, int deleted, MuveraCalibration? calibration)
     {
         Options = options;
         Backend = backend;
-        Encoder = encoder;
+        _encoder = encoder;
         _store = store;
         _mips = mips;
         _ordinals = ordinals;
@@ -59,14 +69,27 @@ public sealed partial class MuveraIndex : IDisposable
     /// <summary>The options the index was created with.</summary>
     public MuveraIndexOptions Options { get; }
 
+    /// <summary>How many live documents an index with learned partitions holds when it trains them by itself (1,024):
+    /// the <see cref="AddRange(IReadOnlyList{string}, IReadOnlyList{ReadOnlyMultiVector})"/> that reaches this count
+    /// trains on a sample of all its documents' tokens.</summary>
+    public const int PartitionTrainingDocuments = 1024;
+
     /// <summary>The FDE encoder (use it to encode queries elsewhere; it is immutable and thread-safe).</summary>
-    public FdeEncoder Encoder { get; }
+    /// <exception cref="InvalidOperationException">The index has learned partitions that are not trained yet
+    /// (<see cref="IsTrained"/> is false).</exception>
+    public FdeEncoder Encoder => Volatile.Read(ref _encoder) ?? throw new InvalidOperationException(
+        $"The index's FDE partitions ({Options.Fde.Partitioning}) are not trained yet, so it has no encoder: it trains once it holds " +
+        $"{PartitionTrainingDocuments} documents, or call Train.");
+
+    /// <summary>Whether the index can encode FDEs: always for SimHash; for learned partitions once they are trained
+    /// (see <see cref="Train()"/>). Until then searches are exact.</summary>
+    public bool IsTrained => Volatile.Read(ref _encoder) is not null;
 
     /// <summary>The MIPS backend that holds the FDEs.</summary>
     public MipsBackend Backend { get; }
 
     /// <summary>The token dimension of documents and queries.</summary>
-    public int Dimension => Encoder.Dimension;
+    public int Dimension => Options.Fde.Dimension;
 
     /// <summary>The number of live (not deleted) documents.</summary>
     public int Count
@@ -192,9 +215,10 @@ public sealed partial class MuveraIndex : IDisposable
                 $"options sets both TokenStorage ({options.TokenStorage}) and TokenElementType ({options.TokenElementType}); set one of them.", nameof(options));
         }
 
-        var encoder = new FdeEncoder(options.Fde);
-        var store = new MultiVectorStore(encoder.Dimension, options.EffectiveTokenStorage, options.NormalizeTokens);
-        IMipsIndex mips = backend.Create(encoder.OutputDimension);
+        options.Fde.Validate();
+        FdeEncoder? encoder = options.Fde.RequiresTraining ? null : new FdeEncoder(options.Fde);
+        var store = new MultiVectorStore(options.Fde.Dimension, options.EffectiveTokenStorage, options.NormalizeTokens);
+        IMipsIndex mips = backend.Create(options.Fde.OutputDimension);
         return new MuveraIndex(options, backend, encoder, store, mips, new Dictionary<string, int>(StringComparer.Ordinal), [], 0, null);
     }
 
@@ -325,26 +349,25 @@ public sealed partial class MuveraIndex : IDisposable
 
         while (true)
         {
+            if (Volatile.Read(ref _encoder) is null)
+            {
+                AddUntrained(ids, documents, parallelOptions);
+                return;
+            }
+
             Prepared prepared = Prepare(documents, parallelOptions);
             _lock.EnterWriteLock();
             try
             {
                 ThrowIfDisposed();
-                for (int i = 0; i < ids.Count; i++)
-                {
-                    if (_ordinals.ContainsKey(ids[i]))
-                    {
-                        ThrowHelper.ThrowArgument($"ids[{i}] \"{ids[i]}\" is already in the index; use Update to replace a document.", nameof(ids));
-                    }
-                }
-
+                CheckAbsent(ids);
                 if (prepared.Codec is not null && _store.Codec is { } current && current != prepared.Codec)
                 {
                     // Another writer trained the codec after this batch was prepared: encode again with it.
                     continue;
                 }
 
-                AppendUnderLock(ids, prepared, parallelOptions);
+                AppendUnderLock(ids, prepared, null, parallelOptions);
                 return;
             }
             finally
@@ -460,12 +483,67 @@ public sealed partial class MuveraIndex : IDisposable
         }
     }
 
+    /// <summary>Trains the learned partitions on the documents the index holds (a sample of
+    /// <see cref="FdeOptions.TrainingSample"/> tokens drawn from all live documents) and encodes every document; see
+    /// <see cref="Train(IReadOnlyList{ReadOnlyMultiVector}, ParallelOptions)"/>.</summary>
+    /// <exception cref="InvalidOperationException">The index is already trained (SimHash indexes always are) or holds no
+    /// live document.</exception>
+    public void Train() => TrainCore(null, s_defaultParallelOptions, throwIfTrained: true);
+
+    /// <summary>Trains the learned partitions on the documents the index holds, with a thread limit and cancellation;
+    /// see <see cref="Train()"/>.</summary>
+    /// <param name="parallelOptions">Thread limit and cancellation token; a cancelled call changes nothing.</param>
+    /// <exception cref="InvalidOperationException">The index is already trained or holds no live document.</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled (the index is unchanged).</exception>
+    public void Train(ParallelOptions parallelOptions)
+    {
+        ArgumentNullException.ThrowIfNull(parallelOptions);
+        TrainCore(null, parallelOptions, throwIfTrained: true);
+    }
+
+    /// <summary>Trains the learned partitions on a sample of documents (see
+    /// <see cref="Train(IReadOnlyList{ReadOnlyMultiVector}, ParallelOptions)"/>).</summary>
+    /// <param name="sample">Token vectors of documents like the corpus (need not be added).</param>
+    /// <exception cref="ArgumentException">The sample holds no token, a wrong dimension or a bad value.</exception>
+    /// <exception cref="InvalidOperationException">The index is already trained (SimHash indexes always are).</exception>
+    public void Train(IReadOnlyList<ReadOnlyMultiVector> sample) => Train(sample, s_defaultParallelOptions);
+
+    /// <summary>
+    /// Trains the learned partitions (<see cref="FdePartitioning.KMeans"/>) on <paramref name="sample"/>: a sample of
+    /// <see cref="FdeOptions.TrainingSample"/> tokens is drawn from its documents
+    /// (<see cref="FdeEncoder.Train(FdeOptions, IReadOnlyList{ReadOnlyMultiVector}, ParallelOptions)"/>), then every
+    /// document the index holds is encoded and added to the MIPS index. With quantized FDE storage
+    /// (<see cref="FdeStorage.IsQuantized"/>, the default) that has not trained yet, the quantizer trains too, on the FDEs
+    /// of up to <see cref="FdeStorage.MaxTrainingSample"/> documents spread evenly over the sample (when it holds at
+    /// least <see cref="FdeStorage.TrainingRows"/>; a smaller sample leaves the quantizer to train on the documents
+    /// added). Call it before adding documents to train on a sample spread over the whole corpus (better than the
+    /// first documents added when the corpus is ordered by topic), or at any time before the index trains by itself.
+    /// </summary>
+    /// <param name="sample">Token vectors of documents like the corpus (need not be added; not kept). Values are used
+    /// as given: normalise them first if the index normalises its tokens.</param>
+    /// <param name="parallelOptions">Thread limit and cancellation token; a cancelled call changes nothing.</param>
+    /// <remarks>Searches continue while it trains and encodes; other writers wait. Deterministic: the same sample and
+    /// options give the same partitions on every machine and thread count.</remarks>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException">The sample holds no token, a wrong dimension or a NaN, ∞ or too large value
+    /// (<see cref="FdeEncoder.TokenValueLimit"/>).</exception>
+    /// <exception cref="InvalidOperationException">The index is already trained (SimHash indexes always are).</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled (the index is unchanged).</exception>
+    public void Train(IReadOnlyList<ReadOnlyMultiVector> sample, ParallelOptions parallelOptions)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        ArgumentNullException.ThrowIfNull(parallelOptions);
+        TrainCore(sample, parallelOptions, throwIfTrained: true);
+    }
+
     /// <summary>Replaces a document's token vectors (a delete plus an add under one lock, so a search sees the old or
     /// the new version, never neither).</summary>
     /// <param name="id">A live document's id.</param>
     /// <param name="document">The new token vectors.</param>
     /// <exception cref="KeyNotFoundException">No live document has this id.</exception>
     /// <exception cref="ArgumentException">An empty document, a wrong dimension or a NaN, ∞ or too large value (<see cref="FdeEncoder.TokenValueLimit"/>).</exception>
+    /// <remarks>An index whose partitions are not trained yet stores the new tokens without an FDE (an update never
+    /// starts training).</remarks>
     public void Update(string id, ReadOnlyMultiVector document)
     {
         ArgumentNullException.ThrowIfNull(id);
@@ -480,7 +558,7 @@ public sealed partial class MuveraIndex : IDisposable
             _ids[old] = null;
             try
             {
-                AppendUnderLock([id], prepared, s_defaultParallelOptions);
+                AppendUnderLock([id], prepared, null, s_defaultParallelOptions);
             }
             catch
             {
@@ -531,7 +609,9 @@ public sealed partial class MuveraIndex : IDisposable
     public MuveraSearchHit[] Search(ReadOnlyMultiVector query, int k) => Search(query, k, MuveraSearchOptions.Default);
 
     /// <summary>MUVERA search: the query's FDE finds N candidates in the MIPS index, deleted documents are skipped, and
-    /// the candidates are reranked with exact Chamfer (unless <see cref="MuveraSearchOptions.Rerank"/> is off).</summary>
+    /// the candidates are reranked with exact Chamfer (unless <see cref="MuveraSearchOptions.Rerank"/> is off). Until
+    /// learned partitions are trained (<see cref="IsTrained"/> false) the search is exact instead: brute-force Chamfer
+    /// over every document, hits with <see cref="MuveraSearchHit.FdeScore"/> NaN.</summary>
     /// <param name="query">The query's token vectors (at least one, of <see cref="Dimension"/>).</param>
     /// <param name="k">How many hits at most (positive).</param>
     /// <param name="options">Candidates, reranking and ball carving.</param>
@@ -550,7 +630,14 @@ public sealed partial class MuveraIndex : IDisposable
         }
 
         ValidateQuery(query);
-        float[] fde = Encoder.EncodeQuery(query);
+        FdeEncoder? encoder = Volatile.Read(ref _encoder);
+        if (encoder is null)
+        {
+            // Not trained when read; exact whatever happens meanwhile (an index trained since is exact too).
+            return SearchExact(query, k, options.Filter);
+        }
+
+        float[] fde = encoder.EncodeQuery(query);
         ReadOnlyMultiVector rerankQuery = options.Rerank && options.BallCarving
             ? QueryReduction.BallCarve(query, options.BallCarvingThreshold)
             : query;
@@ -674,7 +761,8 @@ public sealed partial class MuveraIndex : IDisposable
     }
 
     /// <summary>Rebuilds the store and the MIPS index without deleted documents (FDEs are re-encoded from the stored
-    /// tokens, which gives the same FDEs bit for bit). Ids do not change. Searches wait while this runs.</summary>
+    /// tokens with the same encoder, which gives the same FDEs bit for bit; an untrained index has none). Ids do not
+    /// change. Searches wait while this runs.</summary>
     public void Compact() => CompactCore(s_defaultParallelOptions);
 
     /// <summary>Releases the token store mapping and the MIPS index. Idempotent.</summary>
@@ -750,7 +838,7 @@ public sealed partial class MuveraIndex : IDisposable
 
         // The copies are exact stored values (already normalised and rounded), so they go in through the raw path and
         // encode to the same FDEs as when they were added.
-        float[] fdes = Encoder.EncodeDocuments(documents, parallelOptions);
+        float[] fdes = _encoder is { } encoder ? encoder.EncodeDocuments(documents, parallelOptions) : [];
         IMipsIndex mips = Backend.CreateEmptyLike(_mips);
         try
         {
@@ -766,7 +854,7 @@ public sealed partial class MuveraIndex : IDisposable
                 }
             }
 
-            if (documents.Count > 0)
+            if (fdes.Length > 0)
             {
                 Backend.Add(mips, fdes, parallelOptions);
             }
@@ -914,8 +1002,18 @@ public sealed partial class MuveraIndex : IDisposable
     }
 
     // Tokens as the store will hold them (normalised, rounded to half, or encoded and decoded by the codec) and their
-    // FDEs, computed outside the lock. An untrained quantized store's codec is trained here, from this batch.
+    // FDEs (none before the partitions train), computed outside the lock. FDEs are encoded from the stored tokens, so
+    // that a document's FDE matches what reranking reads.
     private Prepared Prepare(IReadOnlyList<ReadOnlyMultiVector> documents, ParallelOptions parallelOptions)
+    {
+        Prepared prepared = PrepareTokens(documents, parallelOptions);
+        float[]? fdes = Volatile.Read(ref _encoder)?.EncodeDocuments(prepared.Documents, parallelOptions);
+        return prepared with { Fdes = fdes };
+    }
+
+    // Tokens as the store will hold them, without FDEs. An untrained quantized store's codec is trained here, from
+    // this batch.
+    private Prepared PrepareTokens(IReadOnlyList<ReadOnlyMultiVector> documents, ParallelOptions parallelOptions)
     {
         TokenStorage storage = Options.EffectiveTokenStorage;
         if (storage.IsQuantized)
@@ -938,8 +1036,7 @@ public sealed partial class MuveraIndex : IDisposable
             stored[i] = new ReadOnlyMultiVector(copy, Dimension);
         }
 
-        float[] fdes = Encoder.EncodeDocuments(stored, parallelOptions);
-        return new Prepared(stored, fdes, null, null);
+        return new Prepared(stored, null, null, null);
     }
 
     private Prepared PrepareQuantized(IReadOnlyList<ReadOnlyMultiVector> documents, TokenStorage storage, ParallelOptions parallelOptions)
@@ -980,13 +1077,175 @@ public sealed partial class MuveraIndex : IDisposable
             codec.EncodeAndReconstruct(copy, records[i]);
             stored[i] = new ReadOnlyMultiVector(copy, Dimension);
         });
-        float[] fdes = Encoder.EncodeDocuments(stored, parallelOptions);
-        return new Prepared(stored, fdes, records, codec);
+        return new Prepared(stored, null, records, codec);
     }
 
-    // Appends prepared documents to the store and the MIPS index; all or nothing.
-    private void AppendUnderLock(IReadOnlyList<string> ids, Prepared prepared, ParallelOptions parallelOptions)
+    private void CheckAbsent(IReadOnlyList<string> ids)
     {
+        for (int i = 0; i < ids.Count; i++)
+        {
+            if (_ordinals.ContainsKey(ids[i]))
+            {
+                ThrowHelper.ThrowArgument($"ids[{i}] \"{ids[i]}\" is already in the index; use Update to replace a document.", nameof(ids));
+            }
+        }
+    }
+
+    // Adds documents to an index whose partitions are not trained: under the upgradeable lock (other writers wait,
+    // searches go on) it trains when this batch brings the index to PartitionTrainingDocuments live documents, encodes
+    // everything held and the batch, then appends it all under the write lock; all or nothing.
+    private void AddUntrained(IReadOnlyList<string> ids, IReadOnlyList<ReadOnlyMultiVector> documents, ParallelOptions parallelOptions)
+    {
+        _lock.EnterUpgradeableReadLock();
+        try
+        {
+            ThrowIfDisposed();
+            CheckAbsent(ids);
+            // No other writer can change the token codec while this lock is held, so the batch is encoded once.
+            Prepared prepared = PrepareTokens(documents, parallelOptions);
+            ReadOnlyMultiVector[] stored = prepared.Documents;
+            FdeEncoder? encoder = _encoder;
+            float[]? held = null;
+            if (encoder is null && (long)_ordinals.Count + ids.Count >= PartitionTrainingDocuments)
+            {
+                var sample = new List<ReadOnlyMultiVector>(_ordinals.Count + stored.Length);
+                sample.AddRange(new StoredDocuments(_store, _ids, liveOnly: true));
+                sample.AddRange(stored);
+                encoder = FdeEncoder.Train(Options.Fde, sample, parallelOptions);
+                held = encoder.EncodeDocuments(new StoredDocuments(_store, _ids, liveOnly: false), parallelOptions);
+            }
+
+            prepared = prepared with { Fdes = encoder?.EncodeDocuments(stored, parallelOptions) };
+            _lock.EnterWriteLock();
+            try
+            {
+                AppendUnderLock(ids, prepared, held, parallelOptions);
+                Volatile.Write(ref _encoder, encoder);
+            }
+            finally
+            {
+                _lock.ExitWriteLock();
+            }
+        }
+        finally
+        {
+            _lock.ExitUpgradeableReadLock();
+        }
+    }
+
+    // Trains the partitions on a sample (or the live documents held), encodes every document held and adds the FDEs.
+    private void TrainCore(IReadOnlyList<ReadOnlyMultiVector>? sample, ParallelOptions parallelOptions, bool throwIfTrained)
+    {
+        _lock.EnterUpgradeableReadLock();
+        try
+        {
+            ThrowIfDisposed();
+            if (_encoder is not null)
+            {
+                if (!throwIfTrained)
+                {
+                    return;
+                }
+
+                throw new InvalidOperationException(Options.Fde.RequiresTraining
+                    ? "The index's FDE partitions are already trained; they are fixed for the life of the index (build a new index to train others)."
+                    : $"The index's partitioning is {Options.Fde.Partitioning}, which needs no training.");
+            }
+
+            if (sample is null && _ordinals.Count == 0)
+            {
+                throw new InvalidOperationException("The index holds no document to train its FDE partitions on; add documents first, or pass a sample to Train.");
+            }
+
+            FdeEncoder encoder = FdeEncoder.Train(Options.Fde, sample ?? new StoredDocuments(_store, _ids, liveOnly: true), parallelOptions);
+            float[] held = encoder.EncodeDocuments(new StoredDocuments(_store, _ids, liveOnly: false), parallelOptions);
+            if (sample is not null && _mips is QuantizedMipsIndex { IsTrained: false, Count: 0 } quantized)
+            {
+                // Searches never read the MIPS index before the encoder is published, so it trains outside the write
+                // lock; its training is all or nothing, and nothing else has changed if it is cancelled.
+                TrainQuantizer(quantized, encoder, sample, parallelOptions);
+            }
+
+            _lock.EnterWriteLock();
+            try
+            {
+                if (held.Length > 0)
+                {
+                    AddHeldFdesUnderLock(held, parallelOptions);
+                }
+
+                Volatile.Write(ref _encoder, encoder);
+            }
+            finally
+            {
+                _lock.ExitWriteLock();
+            }
+        }
+        finally
+        {
+            _lock.ExitUpgradeableReadLock();
+        }
+    }
+
+    // An explicit training sample also trains quantized FDE storage, on the FDEs of up to MaxTrainingSample of its
+    // documents spread evenly over it (at most 2^28 floats), so that the codebooks come from the whole sample rather than
+    // from the first TrainingRows documents added (which may all be about one topic). A sample smaller than TrainingRows
+    // leaves the quantizer to train by itself on the documents added.
+    private static void TrainQuantizer(QuantizedMipsIndex quantized, FdeEncoder encoder, IReadOnlyList<ReadOnlyMultiVector> sample,
+        ParallelOptions parallelOptions)
+    {
+        FdeStorage storage = quantized.Storage;
+        long byMemory = (1L << 28) / encoder.OutputDimension;
+        int rows = (int)Math.Min(Math.Min(sample.Count, storage.MaxTrainingSample), byMemory);
+        if (rows < storage.TrainingRows)
+        {
+            return;
+        }
+
+        var chosen = new ReadOnlyMultiVector[rows];
+        for (int i = 0; i < rows; i++)
+        {
+            chosen[i] = sample[(int)((long)i * sample.Count / rows)];
+        }
+
+        float[] fdes = encoder.EncodeDocuments(chosen, parallelOptions);
+        quantized.Train(fdes, parallelOptions);
+    }
+
+    // The FDEs of every ordinal held, into an MIPS index that has none yet.
+    private void AddHeldFdesUnderLock(float[] fdes, ParallelOptions parallelOptions)
+    {
+        if (_mips.Count != 0 || fdes.Length != (long)_ids.Count * Options.Fde.OutputDimension)
+        {
+            throw new InvalidOperationException($"The index is inconsistent: {_ids.Count} ids, {_mips.Count} FDEs before training.");
+        }
+
+        try
+        {
+            Backend.Add(_mips, fdes, parallelOptions);
+        }
+        catch
+        {
+            if (_mips.Count != 0)
+            {
+                // The backend broke its all-or-nothing contract; the index cannot be trusted any more.
+                _disposed = true;
+            }
+
+            throw;
+        }
+    }
+
+    // Appends prepared documents to the store and the MIPS index; all or nothing. Without FDEs (not trained) only the
+    // store grows; held are the FDEs of every ordinal already stored, when this append completes training.
+    private void AppendUnderLock(IReadOnlyList<string> ids, Prepared prepared, float[]? held, ParallelOptions parallelOptions)
+    {
+        if (prepared.Fdes is null && _encoder is { } encoder)
+        {
+            // Trained by another writer between preparing and locking: encode now.
+            prepared = prepared with { Fdes = encoder.EncodeDocuments(prepared.Documents, parallelOptions) };
+        }
+
         if (_store.IsMapped)
         {
             // A loaded store is a read-only mapping of the saved file; the first write copies it into memory (the
@@ -997,7 +1256,10 @@ public sealed partial class MuveraIndex : IDisposable
         }
 
         int first = _store.Count;
-        if (first != _ids.Count || _mips.Count != first)
+        int fdesBefore = _mips.Count;
+        bool encoded = prepared.Fdes is not null;
+        if (first != _ids.Count || fdesBefore != (encoded && held is null ? first : 0)
+            || (held is not null && held.Length != (long)first * Options.Fde.OutputDimension))
         {
             throw new InvalidOperationException($"The index is inconsistent: {_ids.Count} ids, {_store.Count} stored documents, {_mips.Count} FDEs.");
         }
@@ -1028,7 +1290,20 @@ public sealed partial class MuveraIndex : IDisposable
                 }
             }
 
-            Backend.Add(_mips, prepared.Fdes, parallelOptions);
+            if (encoded)
+            {
+                float[] fdes = prepared.Fdes!;
+                if (held is { Length: > 0 })
+                {
+                    // One add for the ordinals held and the batch, so that a quantized backend trains on them together.
+                    fdes = [.. held, .. prepared.Fdes!];
+                }
+
+                if (fdes.Length > 0)
+                {
+                    Backend.Add(_mips, fdes, parallelOptions);
+                }
+            }
         }
         catch
         {
@@ -1038,7 +1313,7 @@ public sealed partial class MuveraIndex : IDisposable
                 _store.SetCodec(null);
             }
 
-            if (_mips.Count != first)
+            if (_mips.Count != fdesBefore)
             {
                 // The backend broke its all-or-nothing contract; the index cannot be trusted any more.
                 _disposed = true;
@@ -1061,7 +1336,58 @@ public sealed partial class MuveraIndex : IDisposable
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
-    // Records and Codec are set for quantized storage: the codes to append (encoded from the original tokens) and the
-    // codec that encoded them (newly trained when the store had none).
-    private sealed record Prepared(ReadOnlyMultiVector[] Documents, float[] Fdes, byte[][]? Records, TokenCodec? Codec);
+    // Fdes are null before the partitions train. Records and Codec are set for quantized storage: the codes to append
+    // (encoded from the original tokens) and the codec that encoded them (newly trained when the store had none).
+    private sealed record Prepared(ReadOnlyMultiVector[] Documents, float[]? Fdes, byte[][]? Records, TokenCodec? Codec);
+    // The stored documents as token vectors, in ordinal order (every ordinal, or the live ones): views of a float32
+    // store, converted copies of a float16 one, decoded copies (the reconstructions) of an int8 or residual one, so that
+    // held documents encode to the FDEs they would have had if added after training. Read under the index's lock.
+    private sealed class StoredDocuments : IReadOnlyList<ReadOnlyMultiVector>
+    {
+        private readonly MultiVectorStore _store;
+        private readonly int[] _ordinals;
+
+        public StoredDocuments(MultiVectorStore store, List<string?> ids, bool liveOnly)
+        {
+            _store = store;
+            var ordinals = new List<int>(ids.Count);
+            for (int i = 0; i < ids.Count; i++)
+            {
+                if (!liveOnly || ids[i] is not null)
+                {
+                    ordinals.Add(i);
+                }
+            }
+
+            _ordinals = [.. ordinals];
+        }
+
+        public int Count => _ordinals.Length;
+
+        public ReadOnlyMultiVector this[int index]
+        {
+            get
+            {
+                int ordinal = _ordinals[index];
+                if (_store.ElementType == StoreElementType.Float32)
+                {
+                    return _store.GetDocument(ordinal);
+                }
+
+                float[] tokens = new float[_store.TokenCountOf(ordinal) * _store.Dimension];
+                _store.CopyTokens(ordinal, tokens);
+                return new ReadOnlyMultiVector(tokens, _store.Dimension);
+            }
+        }
+
+        public IEnumerator<ReadOnlyMultiVector> GetEnumerator()
+        {
+            for (int i = 0; i < _ordinals.Length; i++)
+            {
+                yield return this[i];
+            }
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
 }

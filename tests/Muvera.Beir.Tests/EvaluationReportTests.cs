@@ -11,14 +11,14 @@ namespace Muvera.Beir.Tests;
 
 public sealed class EvaluationReportTests
 {
-    internal static EvaluationReport BeirReport(string index = "flat") => new()
+    internal static EvaluationReport BeirReport(string index = "flat", FdeOptions? fde = null) => new()
     {
         Dataset = "nfcorpus",
         Split = "test",
         Documents = 3633,
         Queries = 323,
         Model = "all-MiniLM-L6-v2",
-        Fde = FdeSummary.FromOptions(FdeOptions.CreateRecommended(384)),
+        Fde = FdeSummary.FromOptions(fde ?? FdeOptions.CreateRecommended(384)),
         Index = index,
         Runs =
         [
@@ -33,6 +33,7 @@ public sealed class EvaluationReportTests
         FdeStorage = "pq:4,4",
         FdeBytesPerDocument = 1280,
         TokenBytesPerDocument = 123_904,
+        FdeTrainSeconds = 21.5,
     };
 
     internal static EvaluationReport SyntheticReport() => new()
@@ -113,11 +114,12 @@ public sealed class EvaluationReportTests
             Assert.That(root.EnumerateObject().Select(p => p.Name), Is.EqualTo(new[]
             {
                 "dataset", "split", "documents", "queries", "model", "fde", "index", "runs", "build_seconds", "memory_bytes",
-                "fde_storage", "fde_bytes_per_document", "token_bytes_per_document", "token_storage",
+                "fde_storage", "fde_bytes_per_document", "token_bytes_per_document", "token_storage", "fde_train_seconds",
             }));
             Assert.That(root.GetProperty("fde").EnumerateObject().Select(p => p.Name), Is.EqualTo(new[]
             {
                 "repetitions", "simhash_projections", "projection_dimension", "final_dimension", "output_dimension",
+                "partitioning", "document_aggregation",
             }));
             Assert.That(root.GetProperty("fde").GetProperty("final_dimension").ValueKind, Is.EqualTo(JsonValueKind.Null));
             JsonElement exact = root.GetProperty("runs")[0];
@@ -171,6 +173,30 @@ public sealed class EvaluationReportTests
             Assert.That(summary.ProjectionDimension, Is.EqualTo(options.BlockDimension));
             Assert.That(summary.FinalDimension, Is.EqualTo(options.FinalDimension));
             Assert.That(summary.OutputDimension, Is.EqualTo(options.OutputDimension));
+            Assert.That(summary.Partitioning, Is.EqualTo("kmeans"));
+            Assert.That(summary.DocumentAggregation, Is.EqualTo("normalized_average"));
+            Assert.That(FdeSummary.FromOptions(FdeOptions.CreateSimHash(128)).Partitioning, Is.EqualTo("simhash"));
+            Assert.That(FdeSummary.FromOptions(FdeOptions.CreateSimHash(128)).DocumentAggregation, Is.EqualTo("average"));
+        });
+    }
+
+    [Test]
+    public void Read_ReportWithoutPartitioning_IsASimHashReport()
+    {
+        // results.json files written before learned partitions have no partitioning, aggregation or training time.
+        string json = ToJson(BeirReport(fde: FdeOptions.CreateSimHash(384)))
+            .Replace(",\n    \"partitioning\": \"simhash\"", "", StringComparison.Ordinal)
+            .Replace(",\n    \"document_aggregation\": \"average\"", "", StringComparison.Ordinal)
+            .Replace(",\n  \"fde_train_seconds\": 21.5", "", StringComparison.Ordinal);
+        Assert.That(json, Does.Not.Contain("partitioning").And.Not.Contain("fde_train_seconds"));
+
+        EvaluationReport report = FromJson(json);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(report.Fde!.Partitioning, Is.EqualTo("simhash"));
+            Assert.That(report.Fde.DocumentAggregation, Is.EqualTo("average"));
+            Assert.That(report.FdeTrainSeconds, Is.Null);
         });
     }
 

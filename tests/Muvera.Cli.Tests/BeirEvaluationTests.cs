@@ -64,7 +64,10 @@ public sealed class BeirEvaluationTests
             Assert.That(_report.Queries, Is.EqualTo(30));
             Assert.That(_report.Model, Is.EqualTo("all-MiniLM-L6-v2"));
             Assert.That(_report.Index, Is.EqualTo("flat"));
-            Assert.That(_report.Fde!.OutputDimension, Is.EqualTo(20 * 32 * 16));
+            Assert.That(_report.Fde!.OutputDimension, Is.EqualTo(FdeOptions.CreateRecommended(384).OutputDimension));
+            Assert.That(_report.Fde.Partitioning, Is.EqualTo("kmeans"), "learned partitions are the default");
+            Assert.That(_report.Fde.DocumentAggregation, Is.EqualTo("normalized_average"));
+            Assert.That(_report.FdeTrainSeconds, Is.GreaterThan(0));
             Assert.That(_report.Runs.Select(r => (r.Mode, r.Candidates)), Is.EqualTo(new (RunMode, int?)[]
             {
                 (RunMode.Exact, null), (RunMode.Muvera, 10), (RunMode.Fde, 10), (RunMode.Muvera, 100), (RunMode.Fde, 100),

@@ -39,6 +39,38 @@ public sealed class FdeSpecTests
     }
 
     [Test]
+    public void ToOptions_SimHash_EqualsCreateSimHash()
+    {
+        Assert.That(FdeSpec.SimHash.ToOptions(128), Is.EqualTo(FdeOptions.CreateSimHash(128)));
+        Assert.That(FdeSpec.DefaultFor(FdePartitioning.SimHash), Is.EqualTo(FdeSpec.SimHash));
+        Assert.That(FdeSpec.DefaultFor(FdePartitioning.KMeans), Is.EqualTo(FdeSpec.Recommended));
+    }
+
+    [Test]
+    public void ToOptions_PartitioningOfAParsedShape_KeepsTheShape([Values] FdePartitioning partitioning)
+    {
+        FdeOptions options = (FdeSpec.Parse("10,4,8") with { Partitioning = partitioning }).ToOptions(64);
+        FdeOptions defaults = partitioning == FdePartitioning.SimHash ? FdeOptions.CreateSimHash(64) : FdeOptions.CreateRecommended(64);
+        Assert.That(options, Is.EqualTo(defaults with { Repetitions = 10, SimHashProjections = 4, ProjectionDimension = 8 }));
+        Assert.That((FdeSpec.Parse("10,4,8") with { Partitioning = partitioning }).Describe(), Is.EqualTo("10,4,8 " + FdeSpec.Name(partitioning)));
+    }
+
+    [TestCase("kmeans", FdePartitioning.KMeans)]
+    [TestCase(" KMeans ", FdePartitioning.KMeans)]
+    [TestCase("k-means", FdePartitioning.KMeans)]
+    [TestCase("simhash", FdePartitioning.SimHash)]
+    [TestCase("SimHash", FdePartitioning.SimHash)]
+    public void ParsePartitioning_KnownNames_Parse(string text, FdePartitioning expected) =>
+        Assert.That(FdeSpec.ParsePartitioning(text), Is.EqualTo(expected));
+
+    [Test]
+    public void ParsePartitioning_Unknown_ThrowsNamingTheChoices()
+    {
+        var exception = Assert.Throws<CliException>(() => FdeSpec.ParsePartitioning("lsh"));
+        Assert.That(exception!.Message, Does.Contain("--partitions \"lsh\"").And.Contain("kmeans").And.Contain("simhash"));
+    }
+
+    [Test]
     public void ToOptions_FinalDimension_SetsOutputDimension()
     {
         FdeOptions options = FdeSpec.Parse("20,5,16,2048").ToOptions(128);

@@ -62,6 +62,8 @@ public sealed class ListParsersTests
     {
         Assert.That(ListParsers.ParseFdeStorage("pq:4,4+4,4"), Is.EqualTo(FdeStorage.ProductQuantization(4, 4).WithRefinement(4, 4, 2)));
         Assert.That(ListParsers.ParseFdeStorage("pq:4,4+8,8x3"), Is.EqualTo(FdeStorage.ProductQuantization(4, 4).WithRefinement(8, 8, 3)));
+        Assert.That(ListParsers.ParseFdeStorage(FdeStorage.Default.ToString()), Is.EqualTo(FdeStorage.Default), "the default's name reads back as the default");
+        Assert.That(ListParsers.ParseFdeStorage("pq:4,16+4,4x4").ToString(), Is.EqualTo("pq:4,16+4,4x4"));
     }
 
     [TestCase("pq:4,4+4", "pq[:<bits>")]

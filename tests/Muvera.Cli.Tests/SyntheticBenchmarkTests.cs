@@ -45,7 +45,7 @@ public sealed class SyntheticBenchmarkTests
             Assert.That(report.Fde!.Repetitions, Is.EqualTo(20));
             Assert.That(report.BuildSeconds, Is.GreaterThan(0));
             Assert.That(report.MemoryBytes, Is.GreaterThan(0));
-            Assert.That(report.FdeStorage, Is.EqualTo("pq:4,4+4,4"), "the default storage");
+            Assert.That(report.FdeStorage, Is.EqualTo("pq:4,16+4,4x4"), "the default storage");
             Assert.That(report.FdeBytesPerDocument, Is.EqualTo(4L * report.Fde!.OutputDimension), "300 documents are below the 1,024 the quantizer trains on: float32 until then");
             Assert.That(report.TokenBytesPerDocument, Is.EqualTo(8L * 16 * 4));
             Assert.That(report.Runs.Select(r => (r.Mode, r.Candidates)), Is.EqualTo(new (RunMode, int?)[]
@@ -98,6 +98,30 @@ public sealed class SyntheticBenchmarkTests
         (int exitCode, _, string error) = await CliRunner.RunAsync("bench", "synthetic", "--docs", "10", "--fde-storage", "pq:3");
         Assert.That(exitCode, Is.Not.Zero);
         Assert.That(error, Does.Contain("--fde-storage \"pq:3\""));
+    }
+
+    [Test]
+    public async Task Run_Partitions_AreRecordedInTheReport([Values("simhash", "kmeans")] string partitions)
+    {
+        (int exitCode, _, string error) = await CliRunner.RunAsync("bench", "synthetic", "--docs", "60", "--tokens", "4", "--dim", "8",
+            "--queries", "3", "--candidates", "10", "--fde", "4,3,8", "--partitions", partitions, "--out", _output);
+        Assert.That(exitCode, Is.Zero, error);
+        EvaluationReport report = EvaluationReport.Load(Path.Combine(_output, "results.json"));
+        Assert.Multiple(() =>
+        {
+            Assert.That(report.Fde!.Partitioning, Is.EqualTo(partitions));
+            Assert.That(report.Fde.OutputDimension, Is.EqualTo(4 * 8 * 8));
+            Assert.That(report.Fde.DocumentAggregation, Is.EqualTo(partitions == "simhash" ? "average" : "normalized_average"));
+            Assert.That(report.FdeTrainSeconds, partitions == "simhash" ? Is.Null : Is.GreaterThan(0));
+        });
+    }
+
+    [Test]
+    public async Task Run_UnknownPartitions_FailsNamingTheChoices()
+    {
+        (int exitCode, _, string error) = await CliRunner.RunAsync("bench", "synthetic", "--docs", "10", "--partitions", "voronoi");
+        Assert.That(exitCode, Is.Not.Zero);
+        Assert.That(error, Does.Contain("--partitions \"voronoi\"").And.Contain("kmeans").And.Contain("simhash"));
     }
 
     [Test]

@@ -12,7 +12,7 @@ namespace Muvera.Tests;
 
 /// <summary>The public surface of <see cref="FdeEncoder"/>: validation, empty input, allocation, batches and SIMD widths.</summary>
 [TestFixture]
-public sealed class FdeEncoderTests
+public sealed partial class FdeEncoderTests
 {
     private static readonly SimdWidth[] s_widths = [SimdWidth.Scalar, SimdWidth.Vector128, SimdWidth.Vector256, SimdWidth.Vector512];
 
@@ -31,9 +31,9 @@ public sealed class FdeEncoderTests
     {
         get
         {
-            yield return new TestCaseData("recommended", FdeOptions.CreateRecommended(128), 80).SetArgDisplayNames("recommended");
-            yield return new TestCaseData("recommended+final", FdeOptions.CreateRecommended(128) with { FinalDimension = 2048 }, 80).SetArgDisplayNames("recommended+final");
-            yield return new TestCaseData("dense", FdeOptions.CreateRecommended(128) with { Projection = FdeProjection.Dense }, 80).SetArgDisplayNames("dense");
+            yield return new TestCaseData("recommended", FdeOptions.CreateSimHash(128), 80).SetArgDisplayNames("recommended");
+            yield return new TestCaseData("recommended+final", FdeOptions.CreateSimHash(128) with { FinalDimension = 2048 }, 80).SetArgDisplayNames("recommended+final");
+            yield return new TestCaseData("dense", FdeOptions.CreateSimHash(128) with { Projection = FdeProjection.Dense }, 80).SetArgDisplayNames("dense");
             yield return new TestCaseData("identity", new FdeOptions { Dimension = 128, Repetitions = 4, SimHashProjections = 3, FillEmptyPartitions = true }, 80).SetArgDisplayNames("identity");
             yield return new TestCaseData("identity-k0", new FdeOptions { Dimension = 96, Repetitions = 2 }, 31).SetArgDisplayNames("identity-k0");
         }
@@ -68,7 +68,7 @@ public sealed class FdeEncoderTests
     [TestCaseSource(nameof(SpanEncoders))]
     public void Encode_RaggedLength_ThrowsNamingTokensLengthAndDimension(bool document)
     {
-        var encoder = new FdeEncoder(FdeOptions.CreateRecommended(128));
+        var encoder = new FdeEncoder(FdeOptions.CreateSimHash(128));
         float[] tokens = new float[130];
         float[] destination = new float[encoder.OutputDimension];
         ArgumentException e = Assert.Throws<ArgumentException>(() => Encode(encoder, document, tokens, destination))!;
@@ -125,8 +125,8 @@ public sealed class FdeEncoderTests
         float below = MathF.BitDecrement(FdeEncoder.TokenValueLimit);
         FdeOptions[] configurations =
         [
-            FdeOptions.CreateRecommended(128) with { FinalDimension = 64 },
-            FdeOptions.CreateRecommended(128) with { Projection = FdeProjection.Dense, FinalDimension = 1 },
+            FdeOptions.CreateSimHash(128) with { FinalDimension = 64 },
+            FdeOptions.CreateSimHash(128) with { Projection = FdeProjection.Dense, FinalDimension = 1 },
             new FdeOptions { Dimension = 1024, Repetitions = 4 },
         ];
         foreach (FdeOptions options in configurations)
@@ -156,7 +156,7 @@ public sealed class FdeEncoderTests
     [TestCaseSource(nameof(SpanEncoders))]
     public void Encode_MultiVectorOfOtherDimension_ThrowsNamingBothDimensions(bool document)
     {
-        var encoder = new FdeEncoder(FdeOptions.CreateRecommended(128));
+        var encoder = new FdeEncoder(FdeOptions.CreateSimHash(128));
         var tokens = new ReadOnlyMultiVector(new float[128], 64);
         float[] destination = new float[encoder.OutputDimension];
         string name = document ? "document" : "query";
@@ -182,7 +182,7 @@ public sealed class FdeEncoderTests
     [TestCaseSource(nameof(SpanEncoders))]
     public void Encode_DefaultMultiVector_EncodesToZeros(bool document)
     {
-        var encoder = new FdeEncoder(FdeOptions.CreateRecommended(128));
+        var encoder = new FdeEncoder(FdeOptions.CreateSimHash(128));
         float[] fde = document ? encoder.EncodeDocument(default(ReadOnlyMultiVector)) : encoder.EncodeQuery(default(ReadOnlyMultiVector));
         Assert.That(fde, Has.Length.EqualTo(encoder.OutputDimension).And.All.EqualTo(0f));
     }
@@ -190,7 +190,7 @@ public sealed class FdeEncoderTests
     [TestCaseSource(nameof(SpanEncoders))]
     public void Encode_DestinationTooShort_ThrowsNamingDestinationAndLengths(bool document)
     {
-        var encoder = new FdeEncoder(FdeOptions.CreateRecommended(128));
+        var encoder = new FdeEncoder(FdeOptions.CreateSimHash(128));
         float[] tokens = TestVectors.UnitTokens(new System.Random(2), 4, 128);
         float[] destination = new float[encoder.OutputDimension - 1];
         ArgumentException e = Assert.Throws<ArgumentException>(() => Encode(encoder, document, tokens, destination))!;
@@ -204,7 +204,7 @@ public sealed class FdeEncoderTests
     [TestCaseSource(nameof(SpanEncoders))]
     public void Encode_LongerDestination_WritesOnlyOutputDimension(bool document)
     {
-        var encoder = new FdeEncoder(FdeOptions.CreateRecommended(16) with { FinalDimension = 100 });
+        var encoder = new FdeEncoder(FdeOptions.CreateSimHash(16) with { FinalDimension = 100 });
         float[] tokens = TestVectors.UnitTokens(new System.Random(3), 6, 16);
         float[] destination = Enumerable.Repeat(42f, encoder.OutputDimension + 5).ToArray();
         int written = Encode(encoder, document, tokens, destination);
@@ -216,7 +216,7 @@ public sealed class FdeEncoderTests
     public void EncodeCore_QueryWithFill_ThrowsArgumentException()
     {
         // The public API cannot express it (queries are never filled); the shared core rejects it.
-        var encoder = new FdeEncoder(FdeOptions.CreateRecommended(128));
+        var encoder = new FdeEncoder(FdeOptions.CreateSimHash(128));
         float[] tokens = TestVectors.UnitTokens(new System.Random(4), 3, 128);
         float[] destination = new float[encoder.OutputDimension];
         ArgumentException e = Assert.Throws<ArgumentException>(
@@ -253,7 +253,7 @@ public sealed class FdeEncoderTests
     [Test]
     public void Properties_AfterConstruction_ReflectOptions()
     {
-        FdeOptions options = FdeOptions.CreateRecommended(96) with { FinalDimension = 777 };
+        FdeOptions options = FdeOptions.CreateSimHash(96) with { FinalDimension = 777 };
         var encoder = new FdeEncoder(options);
         Assert.Multiple(() =>
         {
@@ -272,9 +272,9 @@ public sealed class FdeEncoderTests
         {
             "identity-k0" => new FdeOptions { Dimension = 8, Repetitions = 3 },
             "identity-fill" => new FdeOptions { Dimension = 8, Repetitions = 3, SimHashProjections = 3, FillEmptyPartitions = true },
-            "recommended" => FdeOptions.CreateRecommended(8),
-            "dense" => FdeOptions.CreateRecommended(8) with { Projection = FdeProjection.Dense },
-            _ => FdeOptions.CreateRecommended(8) with { FinalDimension = 300 },
+            "recommended" => FdeOptions.CreateSimHash(8),
+            "dense" => FdeOptions.CreateSimHash(8) with { Projection = FdeProjection.Dense },
+            _ => FdeOptions.CreateSimHash(8) with { FinalDimension = 300 },
         };
         var encoder = new FdeEncoder(options);
         float[] destination = Enumerable.Repeat(float.NaN, encoder.OutputDimension).ToArray();
@@ -290,7 +290,7 @@ public sealed class FdeEncoderTests
     [Test]
     public void Encode_GarbageInDestination_IsOverwritten([Values(false, true)] bool document)
     {
-        var encoder = new FdeEncoder(FdeOptions.CreateRecommended(32));
+        var encoder = new FdeEncoder(FdeOptions.CreateSimHash(32));
         float[] tokens = TestVectors.UnitTokens(new System.Random(5), 7, 32);
         float[] clean = new float[encoder.OutputDimension];
         float[] dirty = Enumerable.Repeat(123.5f, encoder.OutputDimension).ToArray();
@@ -331,7 +331,7 @@ public sealed class FdeEncoderTests
     public void EncodeBatch_SpanAndCounts_BitIdenticalToSingleEncodes(int maxDegreeOfParallelism, bool document)
     {
         const int D = 24;
-        var encoder = new FdeEncoder(FdeOptions.CreateRecommended(D) with { Repetitions = 6 });
+        var encoder = new FdeEncoder(FdeOptions.CreateSimHash(D) with { Repetitions = 6 });
         (float[] tokens, float[][] items) = RaggedBatch(D, 11);
         float[] expected = SingleEncodes(encoder, document, items);
 
@@ -365,7 +365,7 @@ public sealed class FdeEncoderTests
     public void EncodeBatch_ListOfMultiVectors_BitIdenticalToSingleEncodes(int maxDegreeOfParallelism, bool document)
     {
         const int D = 24;
-        var encoder = new FdeEncoder(FdeOptions.CreateRecommended(D) with { Repetitions = 6, FinalDimension = 500 });
+        var encoder = new FdeEncoder(FdeOptions.CreateSimHash(D) with { Repetitions = 6, FinalDimension = 500 });
         (_, float[][] items) = RaggedBatch(D, 12);
         float[] expected = SingleEncodes(encoder, document, items);
         ReadOnlyMultiVector[] list = items.Select(item => new ReadOnlyMultiVector(item, D)).ToArray();
@@ -380,7 +380,7 @@ public sealed class FdeEncoderTests
     public void Encode_ConcurrentCallsOnOneEncoder_BitIdenticalToSerialCalls([Values(false, true)] bool document)
     {
         const int D = 32;
-        var encoder = new FdeEncoder(FdeOptions.CreateRecommended(D) with { FinalDimension = 3000 });
+        var encoder = new FdeEncoder(FdeOptions.CreateSimHash(D) with { FinalDimension = 3000 });
         (_, float[][] items) = RaggedBatch(D, 14);
         float[] expected = SingleEncodes(encoder, document, items);
         int length = encoder.OutputDimension;
@@ -401,7 +401,7 @@ public sealed class FdeEncoderTests
     [Test]
     public void EncodeBatch_NoItems_DoesNothing([Values(false, true)] bool document)
     {
-        var encoder = new FdeEncoder(FdeOptions.CreateRecommended(8));
+        var encoder = new FdeEncoder(FdeOptions.CreateSimHash(8));
         Assert.DoesNotThrow(() => EncodeBatch(encoder, document, [], [], [], new ParallelOptions()));
         float[] list = document ? encoder.EncodeDocuments(Array.Empty<ReadOnlyMultiVector>()) : encoder.EncodeQueries(Array.Empty<ReadOnlyMultiVector>());
         Assert.That(list, Is.Empty);
@@ -410,7 +410,7 @@ public sealed class FdeEncoderTests
     [Test]
     public void EncodeBatch_OnlyEmptyItems_WritesZeros([Values(false, true)] bool document)
     {
-        var encoder = new FdeEncoder(FdeOptions.CreateRecommended(8) with { FinalDimension = 50 });
+        var encoder = new FdeEncoder(FdeOptions.CreateSimHash(8) with { FinalDimension = 50 });
         float[] destination = Enumerable.Repeat(float.NaN, 3 * 50).ToArray();
         EncodeBatch(encoder, document, [], [0, 0, 0], destination, new ParallelOptions());
         Assert.That(destination, Is.All.EqualTo(0f));
@@ -550,7 +550,7 @@ public sealed class FdeEncoderTests
     public void EncodeBatch_PreCancelledToken_ThrowsOperationCanceled([Values(false, true)] bool document)
     {
         const int D = 16;
-        var encoder = new FdeEncoder(FdeOptions.CreateRecommended(D));
+        var encoder = new FdeEncoder(FdeOptions.CreateSimHash(D));
         (float[] tokens, float[][] items) = RaggedBatch(D, 13);
         using var cancellation = new CancellationTokenSource();
         cancellation.Cancel();

@@ -53,7 +53,7 @@ public sealed class FdeInvariantTests
             yield return Config("ams-k4", Ams(96, 3, 4, 8, fill: false, seed: 6));
             yield return Config("ams-k4-fill", Ams(96, 3, 4, 8, fill: true, seed: 7));
             yield return Config("ams-k0-fill", Ams(33, 2, 0, 5, fill: true, seed: 8));
-            yield return Config("recommended-128", FdeOptions.CreateRecommended(128, seed: 9) with { Repetitions = 4 });
+            yield return Config("recommended-128", FdeOptions.CreateSimHash(128, seed: 9) with { Repetitions = 4 });
             yield return Config("dense-k2", Ams(40, 2, 2, 12, fill: false, seed: 10) with { Projection = FdeProjection.Dense });
             yield return Config("dense-k3-fill", Ams(40, 2, 3, 12, fill: true, seed: 11) with { Projection = FdeProjection.Dense });
             yield return Config("ams-final", Ams(32, 2, 3, 16, fill: true, seed: 12) with { FinalDimension = 100 });
@@ -380,7 +380,7 @@ public sealed class FdeInvariantTests
         const int DocumentTokens = 80;
         var random = new System.Random(20240527);
         float[] centres = TestVectors.UnitTokens(random, Centres, D);
-        var encoder = new FdeEncoder(FdeOptions.CreateRecommended(D));
+        var encoder = new FdeEncoder(FdeOptions.CreateSimHash(D));
         double spearmanSum = 0;
         double spearmanMin = double.PositiveInfinity;
         for (int q = 0; q < Queries; q++)

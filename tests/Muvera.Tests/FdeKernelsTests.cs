@@ -348,6 +348,100 @@ public sealed class FdeKernelsTests
         }
     }
 
+    [Test]
+    public void ArgMaxIds_AnyScores_EqualsFirstLargestRow(
+        [ValueSource(nameof(Widths))] int simdWidth,
+        [Values(1, 2, 3, 7, 16, 33, 64, 128)] int rows)
+    {
+        var width = (SimdWidth)simdWidth;
+        var random = new System.Random((rows * 13) + simdWidth);
+        float[] special = [0f, -0f, float.Epsilon, -float.Epsilon, 1f, -1f];
+        foreach (int columns in new[] { 16, 32, 80, 256 })
+        {
+            float[] scores = new float[rows * columns];
+            for (int i = 0; i < scores.Length; i++)
+            {
+                // Many exact ties (and ±0) so that the tie rule is exercised in every lane.
+                scores[i] = random.Next(3) == 0 ? special[random.Next(special.Length)] : (float)Math.Round(TestVectors.NextGaussian(random), 1);
+            }
+
+            using GuardedBuffer guarded = GuardedBuffer.From(scores);
+            int[] ids = Enumerable.Repeat(-1, columns).ToArray();
+            FdeKernels.ArgMaxIds(width, guarded.Span, rows, columns, ids);
+            for (int t = 0; t < columns; t++)
+            {
+                int expected = 0;
+                for (int b = 1; b < rows; b++)
+                {
+                    if (scores[(b * columns) + t] > scores[(expected * columns) + t])
+                    {
+                        expected = b;
+                    }
+                }
+
+                Assert.That(ids[t], Is.EqualTo(expected), $"{width} rows={rows} columns={columns} token {t}");
+            }
+        }
+    }
+
+    [Test]
+    public void ArgMaxIds_EveryWidth_AgreesWithScalarBitForBit([Values(5, 64)] int rows)
+    {
+        var random = new System.Random(rows);
+        const int Columns = 4096;
+        float[] scores = TestVectors.Gaussian(random, rows * Columns);
+        int[] scalar = new int[Columns];
+        FdeKernels.ArgMaxIds(SimdWidth.Scalar, scores, rows, Columns, scalar);
+        foreach (int simdWidth in Widths)
+        {
+            int[] ids = new int[Columns];
+            FdeKernels.ArgMaxIds((SimdWidth)simdWidth, scores, rows, Columns, ids);
+            Assert.That(ids, Is.EqualTo(scalar), ((SimdWidth)simdWidth).ToString());
+        }
+    }
+
+    [TestCaseSource(nameof(Widths))]
+    public void Scale_EveryLength_EqualsScalarFusedProduct(int simdWidth)
+    {
+        var width = (SimdWidth)simdWidth;
+        var random = new System.Random(simdWidth + 100);
+        foreach (int length in Enumerable.Range(0, 70).Append(130))
+        {
+            float[] values = TestVectors.Gaussian(random, length);
+            if (length > 0)
+            {
+                values[0] = -0f;
+            }
+
+            float factor = (float)(1 + (3 * random.NextDouble()));
+            using GuardedBuffer block = GuardedBuffer.From(values);
+            Scale(width, block.Span, factor);
+
+            // One rounding of the exact product; −0 · f + (+0) is +0.
+            float[] expected = values.Select(v => (float)((double)v * factor) + 0f).ToArray();
+            TestVectors.AssertBitIdentical(block.Span, expected, $"{width} length {length} × {factor}");
+        }
+    }
+
+    private static void Scale(SimdWidth width, Span<float> block, float factor)
+    {
+        switch (width)
+        {
+            case SimdWidth.Vector512:
+                FdeKernels.Scale<Lanes512, Vector512<float>>(block, factor);
+                break;
+            case SimdWidth.Vector256:
+                FdeKernels.Scale<Lanes256, Vector256<float>>(block, factor);
+                break;
+            case SimdWidth.Vector128:
+                FdeKernels.Scale<Lanes128, Vector128<float>>(block, factor);
+                break;
+            default:
+                FdeKernels.Scale<LanesScalar, float>(block, factor);
+                break;
+        }
+    }
+
     private static void GrayCodeIds(SimdWidth width, ReadOnlySpan<float> sketch, int k, int columns, Span<int> ids)
     {
         switch (width)

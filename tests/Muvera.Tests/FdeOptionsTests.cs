@@ -2,6 +2,7 @@
 
 using System;
 using System.Collections.Generic;
+using Muvera.Tests.Fixtures;
 
 namespace Muvera.Tests;
 
@@ -29,9 +30,9 @@ public sealed class FdeOptionsTests
     }
 
     [Test]
-    public void CreateRecommended_Dimension128_IsPaperParetoConfigWith10240Floats()
+    public void CreateSimHash_Dimension128_IsPaperParetoConfigWith10240Floats()
     {
-        FdeOptions options = FdeOptions.CreateRecommended(128);
+        FdeOptions options = FdeOptions.CreateSimHash(128);
         Assert.Multiple(() =>
         {
             Assert.That(options.Dimension, Is.EqualTo(128));
@@ -46,7 +47,80 @@ public sealed class FdeOptionsTests
             Assert.That(options.PreFinalDimension, Is.EqualTo(10240));
         });
         Assert.DoesNotThrow(options.Validate);
+        Assert.That(FdeOptions.CreateSimHash(96, seed: 7).Seed, Is.EqualTo(7));
+    }
+
+    [Test]
+    public void CreateRecommended_Dimension384_IsLearnedPartitionsWith40960Floats()
+    {
+        FdeOptions options = FdeOptions.CreateRecommended(384);
+        Assert.Multiple(() =>
+        {
+            Assert.That(options.Partitioning, Is.EqualTo(FdePartitioning.KMeans));
+            Assert.That(options.RequiresTraining, Is.True);
+            Assert.That(options.DocumentAggregation, Is.EqualTo(FdeDocumentAggregation.NormalizedAverage));
+            Assert.That(options.Repetitions, Is.EqualTo(20));
+            Assert.That(options.SimHashProjections, Is.EqualTo(6));
+            Assert.That(options.PartitionCount, Is.EqualTo(64));
+            Assert.That(options.Projection, Is.EqualTo(FdeProjection.Ams));
+            Assert.That(options.ProjectionDimension, Is.EqualTo(32));
+            Assert.That(options.FillEmptyPartitions, Is.True);
+            Assert.That(options.TrainingSample, Is.EqualTo(FdeOptions.DefaultTrainingSample));
+            Assert.That(options.TrainingIterations, Is.EqualTo(FdeOptions.DefaultTrainingIterations));
+            Assert.That(options.OutputDimension, Is.EqualTo(40_960));
+            Assert.That(options.MatrixEntries, Is.EqualTo((20L * 64 * 384) + (20 * 384)), "centroids and AMS");
+            Assert.That(options.ScratchFloatsPerToken, Is.EqualTo(384 + (20 * 64) + 64));
+        });
+        Assert.DoesNotThrow(options.Validate);
         Assert.That(FdeOptions.CreateRecommended(96, seed: 7).Seed, Is.EqualTo(7));
+    }
+
+    [Test]
+    public void Defaults_NewOptions_AreTheReferencesFunction()
+    {
+        var options = new FdeOptions { Dimension = 8 };
+        Assert.Multiple(() =>
+        {
+            Assert.That(options.Partitioning, Is.EqualTo(FdePartitioning.SimHash));
+            Assert.That(options.DocumentAggregation, Is.EqualTo(FdeDocumentAggregation.Average));
+            Assert.That(options.RequiresTraining, Is.False);
+            Assert.That(FdeOptions.CreateSimHash(8).RequiresTraining, Is.False);
+        });
+    }
+
+    [Test]
+    public void LearnedOptions_OutOfRangeValues_ThrowNamingTheProperty()
+    {
+        FdeOptions baseline = FdeOptions.CreateRecommended(8);
+        Assert.Multiple(() =>
+        {
+            Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => _ = baseline with { Partitioning = (FdePartitioning)2 })!.ParamName, Is.EqualTo("Partitioning"));
+            Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => _ = baseline with { DocumentAggregation = (FdeDocumentAggregation)(-1) })!.ParamName, Is.EqualTo("DocumentAggregation"));
+            Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => _ = baseline with { TrainingSample = 0 })!.Message, Does.Contain("TrainingSample is 0"));
+            Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => _ = baseline with { TrainingSample = FdeOptions.MaxTrainingSample + 1 })!.ParamName, Is.EqualTo("TrainingSample"));
+            Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => _ = baseline with { TrainingIterations = 0 })!.ParamName, Is.EqualTo("TrainingIterations"));
+            Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => _ = baseline with { TrainingIterations = 1001 })!.ParamName, Is.EqualTo("TrainingIterations"));
+        });
+        Assert.DoesNotThrow(() => _ = baseline with { TrainingSample = FdeOptions.MaxTrainingSample, TrainingIterations = FdeOptions.MaxTrainingIterations });
+    }
+
+    [Test]
+    public void Validate_LearnedTrainingSampleBeyondTheFloatLimit_ThrowsNamingTheProduct()
+    {
+        FdeOptions options = FdeOptions.CreateRecommended(1024) with { TrainingSample = FdeOptions.MaxTrainingSample };
+        ArgumentException e = Assert.Throws<ArgumentException>(options.Validate)!;
+        Assert.That(e.ParamName, Is.EqualTo("TrainingSample"));
+        Assert.That(e.Message, Does.Contain("1048576 · 1024").And.Contain(FdeOptions.MaxTrainingFloats.ToString()));
+        Assert.DoesNotThrow((options with { Partitioning = FdePartitioning.SimHash, SimHashProjections = 5 }).Validate, "SimHash never trains");
+    }
+
+    [Test]
+    public void Validate_LearnedCentroidsBeyondTheEntryLimit_ThrowsNamingThem()
+    {
+        // 2^10 centroids × 2^16 dimensions per repetition is 2^26 coordinates, beyond 2^25.
+        FdeOptions options = new() { Dimension = FdeOptions.MaxDimension, Partitioning = FdePartitioning.KMeans, SimHashProjections = 10, Projection = FdeProjection.Ams, ProjectionDimension = 1, TrainingSample = 100 };
+        ArgumentException e = Assert.Throws<ArgumentException>(options.Validate)!;
+        Assert.That(e.Message, Does.Contain("k-means centroids").And.Contain("67108864"));
     }
 
     [TestCase(1, 0, 128, FdeProjection.Identity, null)]
@@ -83,7 +157,7 @@ public sealed class FdeOptionsTests
     [TestCase(FdeOptions.MaxOutputFloats)]
     public void OutputDimension_FinalDimensionSet_IsFinalDimension(int finalDimension)
     {
-        FdeOptions options = FdeOptions.CreateRecommended(128) with { FinalDimension = finalDimension };
+        FdeOptions options = FdeOptions.CreateSimHash(128) with { FinalDimension = finalDimension };
         Assert.Multiple(() =>
         {
             Assert.That(options.OutputDimension, Is.EqualTo(finalDimension));
@@ -237,7 +311,7 @@ public sealed class FdeOptionsTests
     [Test]
     public void Validate_FinalDimensionAboveMaxFloats_ThrowsNamingFinalDimensionAndValue()
     {
-        FdeOptions options = FdeOptions.CreateRecommended(128) with { FinalDimension = FdeOptions.MaxOutputFloats + 1 };
+        FdeOptions options = FdeOptions.CreateSimHash(128) with { FinalDimension = FdeOptions.MaxOutputFloats + 1 };
         ArgumentException? e = Assert.Catch<ArgumentException>(options.Validate);
         AssertNamesParameterAndValues(e, nameof(FdeOptions.FinalDimension), (FdeOptions.MaxOutputFloats + 1).ToString());
     }
@@ -245,8 +319,8 @@ public sealed class FdeOptionsTests
     [Test]
     public void Equals_SameValues_AreEqualWithEqualHashCodes()
     {
-        FdeOptions a = FdeOptions.CreateRecommended(128) with { FinalDimension = 4096 };
-        FdeOptions b = FdeOptions.CreateRecommended(128) with { FinalDimension = 4096 };
+        FdeOptions a = FdeOptions.CreateSimHash(128) with { FinalDimension = 4096 };
+        FdeOptions b = FdeOptions.CreateSimHash(128) with { FinalDimension = 4096 };
         Assert.Multiple(() =>
         {
             Assert.That(a, Is.EqualTo(b));
@@ -259,7 +333,7 @@ public sealed class FdeOptionsTests
     [Test]
     public void With_ChangedProperty_DiffersOnlyThere()
     {
-        FdeOptions baseline = FdeOptions.CreateRecommended(128);
+        FdeOptions baseline = FdeOptions.CreateSimHash(128);
         FdeOptions[] variants =
         [
             baseline with { Dimension = 96 },
@@ -270,6 +344,10 @@ public sealed class FdeOptionsTests
             baseline with { ProjectionDimension = 8 },
             baseline with { FillEmptyPartitions = false },
             baseline with { FinalDimension = 1024 },
+            baseline with { Partitioning = FdePartitioning.KMeans },
+            baseline with { DocumentAggregation = FdeDocumentAggregation.NormalizedAverage },
+            baseline with { TrainingSample = 1000 },
+            baseline with { TrainingIterations = 3 },
         ];
         foreach (FdeOptions variant in variants)
         {
@@ -284,7 +362,7 @@ public sealed class FdeOptionsTests
     [Test]
     public void With_InvalidValue_ThrowsFromInit()
     {
-        FdeOptions baseline = FdeOptions.CreateRecommended(128);
+        FdeOptions baseline = FdeOptions.CreateSimHash(128);
         Assert.Catch<ArgumentException>(() => _ = baseline with { SimHashProjections = 31 });
         Assert.Catch<ArgumentException>(() => _ = baseline with { Dimension = 0 });
     }
@@ -305,7 +383,7 @@ public sealed class FdeOptionsTests
             Assert.That(text, Does.StartWith("FdeOptions {").And.Contain("Dimension = ").And.Contain("Projection = "));
         }
 
-        string recommended = FdeOptions.CreateRecommended(128).ToString();
+        string recommended = FdeOptions.CreateSimHash(128).ToString();
         Assert.That(recommended, Does.Contain("Repetitions = 20").And.Contain("ProjectionDimension = 16").And.Contain("FinalDimension = null"));
     }
 
@@ -340,7 +418,7 @@ public sealed class FdeOptionsTests
     [TestCaseSource(nameof(HostileSizes))]
     public void EncoderConstructor_SizesBeyondTheLimits_ThrowsBeforeAllocating(FdeOptions options, string parameter, string[] values)
     {
-        _ = new FdeEncoder(FdeOptions.CreateRecommended(8));
+        _ = new FdeEncoder(FdeOptions.CreateSimHash(8));
         long before = GC.GetAllocatedBytesForCurrentThread();
         ArgumentException? e = Assert.Catch<ArgumentException>(() => _ = new FdeEncoder(options));
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
@@ -370,7 +448,7 @@ public sealed class FdeOptionsTests
     [Test]
     public void MatrixEntriesAndScratch_KnownConfigurations_MatchTheFormulas()
     {
-        FdeOptions recommended = FdeOptions.CreateRecommended(128);
+        FdeOptions recommended = FdeOptions.CreateSimHash(128);
         FdeOptions dense = new() { Dimension = 96, Repetitions = 10, SimHashProjections = 3, Projection = FdeProjection.Dense, ProjectionDimension = 24, FinalDimension = 512 };
         FdeOptions identity = new() { Dimension = 130, Repetitions = 4, SimHashProjections = 2 };
         Assert.Multiple(() =>
@@ -388,7 +466,7 @@ public sealed class FdeOptionsTests
 
     public static IEnumerable<TestCaseData> EncoderSizes()
     {
-        yield return new TestCaseData(FdeOptions.CreateRecommended(128)).SetArgDisplayNames("recommended-128");
+        yield return new TestCaseData(FdeOptions.CreateSimHash(128)).SetArgDisplayNames("recommended-128");
         yield return new TestCaseData(new FdeOptions { Dimension = 4096, Repetitions = 20, SimHashProjections = 5, Projection = FdeProjection.Ams, ProjectionDimension = 16, FillEmptyPartitions = true })
             .SetArgDisplayNames("ams-4096");
         yield return new TestCaseData(new FdeOptions { Dimension = 1024, Repetitions = 8, SimHashProjections = 4, Projection = FdeProjection.Dense, ProjectionDimension = 64 })
@@ -399,10 +477,29 @@ public sealed class FdeOptionsTests
             .SetArgDisplayNames("ams-2^18-repetitions");
     }
 
+    [Test]
+    public void EncoderBytes_LearnedOptions_BoundsWhatTheConstructorAllocates()
+    {
+        FdeOptions options = FdeOptions.CreateRecommended(256) with { TrainingSample = 2000 };
+        FdePartitions partitions = FdeEncoder.Train(options, [new ReadOnlyMultiVector(TestVectors.UnitTokens(new System.Random(1), 3000, 256), 256)]).Partitions!;
+        _ = new FdeEncoder(FdeOptions.CreateSimHash(8));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var encoder = new FdeEncoder(options, partitions);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        GC.KeepAlive(encoder);
+
+        // EncoderBytes counts the centroids twice (the partitions and the encoder's product rows); the constructor
+        // allocates only the rows, the partitions exist already.
+        long centroidBytes = 4L * options.Repetitions * options.PartitionCount * options.Dimension;
+        TestContext.Out.WriteLine($"allocated {allocated} bytes, EncoderBytes {options.EncoderBytes}");
+        Assert.That(allocated + centroidBytes, Is.LessThanOrEqualTo(options.EncoderBytes));
+        Assert.That(allocated + centroidBytes, Is.GreaterThan(options.EncoderBytes * 0.9));
+    }
+
     [TestCaseSource(nameof(EncoderSizes))]
     public void EncoderBytes_AnyValidOptions_BoundsWhatTheConstructorAllocates(FdeOptions options)
     {
-        _ = new FdeEncoder(FdeOptions.CreateRecommended(8));
+        _ = new FdeEncoder(FdeOptions.CreateSimHash(8));
         long before = GC.GetAllocatedBytesForCurrentThread();
         var encoder = new FdeEncoder(options);
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;

@@ -27,7 +27,7 @@ public class FdeBatchBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _encoder = new FdeEncoder(FdeOptions.CreateRecommended(128));
+        _encoder = new FdeEncoder(FdeOptions.CreateSimHash(128));
         _tokens = SyntheticData.UnitTokens(Documents * Tokens, 128, seed: 3);
         _counts = new int[Documents];
         Array.Fill(_counts, Tokens);

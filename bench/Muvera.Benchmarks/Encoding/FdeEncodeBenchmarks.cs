@@ -26,7 +26,7 @@ public class FdeEncodeBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _encoder = new FdeEncoder(FdeOptions.CreateRecommended(128));
+        _encoder = new FdeEncoder(FdeOptions.CreateSimHash(128));
         _document = SyntheticData.UnitTokens(80, 128, seed: 1);
         _query = SyntheticData.UnitTokens(32, 128, seed: 2);
         _output = new float[_encoder.OutputDimension];

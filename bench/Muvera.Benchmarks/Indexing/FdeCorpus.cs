@@ -57,7 +57,7 @@ internal sealed class FdeCorpus
     public static FdeCorpus Get(int count)
     {
         string prefix = Path.Combine(CacheDirectory, $"fde-corpus-v1-{count}");
-        var encoder = new FdeEncoder(FdeOptions.CreateRecommended(TokenDimension));
+        var encoder = new FdeEncoder(FdeOptions.CreateSimHash(TokenDimension));
         float[] centres = Centres();
         float[] queries = Encode(encoder, centres, QueryCount, 16, seed: 1_000_000, document: false);
         FlatMipsIndex documents;

@@ -14,7 +14,8 @@ namespace Muvera.Benchmarks.Indexing;
 /// <summary>
 /// The MUVERA candidate stage per FDE storage, one thread: one query's top N = 200 over 100,000 (20, 5, 16) FDEs
 /// (10,240 floats; <see cref="FdeCorpus"/>) stored as float32 (the baseline), float16, int8, 4-bit product quantization
-/// over 4-float sub-spaces (the default, 1,280 bytes) and 8-bit over 8-float sub-spaces (PQ-256-8, 1,280 bytes), side by
+/// over 4-float sub-spaces (1,280 bytes), the same with a 4-bit refinement stage that re-scores the scan's best 2N (1,280 bytes
+/// scanned, 2,560 stored) and 8-bit over 8-float sub-spaces (PQ-256-8, 1,280 bytes), side by
 /// side in one run; and a one-thread sequential read of 128 MB (the bytes 4-bit PQ scans), the machine's roofline.
 /// Quantized indexes are trained the way <see cref="MuveraIndex"/> trains them (on the first rows added, batches of
 /// 2,000) and cached under the temp folder; the setup prints each storage's recall@10 of the exact FDE top 10 at N.
@@ -31,8 +32,8 @@ public class FdeStorageScanBenchmarks
     private byte[] _readBuffer = [];
     private int _next;
 
-    /// <summary>The storage: f32, f16, int8, pq:4,4 or pq:8,8.</summary>
-    [Params("f32", "f16", "int8", "pq:4,4", "pq:8,8")]
+    /// <summary>The storage: f32, f16, int8, pq:4,4, pq:4,4+4,4 (the scan plus the refinement of 2N candidates) or pq:8,8.</summary>
+    [Params("f32", "f16", "int8", "pq:4,4", "pq:4,4+4,4", "pq:8,8")]
     public string Storage { get; set; } = "f32";
 
     /// <summary>Documents in the index.</summary>
@@ -51,6 +52,7 @@ public class FdeStorageScanBenchmarks
             "f16" => Convert(new FlatMipsIndex(_corpus.Dimension, StoreElementType.Float16)),
             "int8" => Quantized(FdeStorage.Int8),
             "pq:4,4" => Quantized(FdeStorage.ProductQuantization(4, 4)),
+            "pq:4,4+4,4" => Quantized(FdeStorage.ProductQuantization(4, 4).WithRefinement(4, 4)),
             _ => Quantized(FdeStorage.ProductQuantization(8, 8)),
         };
 

@@ -36,7 +36,7 @@ public class FdeStageBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        FdeOptions options = FdeOptions.CreateRecommended(Dimension);
+        FdeOptions options = FdeOptions.CreateSimHash(Dimension);
         FdeMatrices matrices = FdeMatrices.Generate(options);
         _ams = new AmsTable(matrices.AmsColumns!, matrices.AmsSigns!, Dimension, BlockDimension);
         _tokens = SyntheticData.UnitTokens(Tokens, Dimension, seed: 1);

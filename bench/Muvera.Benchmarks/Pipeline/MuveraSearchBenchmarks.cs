@@ -123,8 +123,8 @@ public class MuveraSearchBenchmarks
 
         // "HNSW-R10k4": a 2,560-float FDE (R 10, k 4, d_proj 16) for a 4x cheaper graph, paid for with more candidates.
         FdeOptions fde = backend == "HNSW-R10k4"
-            ? FdeOptions.CreateRecommended(128) with { Repetitions = 10, SimHashProjections = 4 }
-            : FdeOptions.CreateRecommended(128);
+            ? FdeOptions.CreateSimHash(128) with { Repetitions = 10, SimHashProjections = 4 }
+            : FdeOptions.CreateSimHash(128);
 
         if (!File.Exists(Path.Combine(directory, "CURRENT")))
         {

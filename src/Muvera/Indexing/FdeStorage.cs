@@ -33,11 +33,14 @@ public enum FdeStorageKind
 /// <see cref="QuantizedMipsIndex(int, FdeStorage)"/>.
 /// </summary>
 /// <remarks>
-/// <para>The default (<see cref="Default"/>) is <c>pq:4,4+4,4</c>: 4-bit product quantization over 4-float sub-spaces
-/// (1,280 bytes for a 10,240-float FDE, the only bytes a search scans) plus a refinement stage of the same size that
-/// re-scores the scan's best 2·N candidates. Chosen by measurement (README, "FDE storage"): on NFCorpus with the
-/// default model, plain 4-bit PQ lost 0.039 candidate recall@10 at N = 100 against float32 FDEs (FAISS's PQ2560x4
-/// and PQ1280x8 lose as much), the refinement keeps 0.013 of it, at the same scan cost.</para>
+/// <para>The default (<see cref="Default"/>) is <c>pq:4,16+4,4x4</c>: 4-bit product quantization over 16-float
+/// sub-spaces (1,280 bytes for the 40,960-float FDE of <see cref="FdeOptions.CreateRecommended"/>, the only bytes a
+/// search scans) plus a 4-bit refinement stage over 4-float sub-spaces that re-scores the scan's best 4·N candidates.
+/// Chosen by measurement with the recommended FDE (<c>bench/results/2026-12-07-learned-partitions.md</c>): on NFCorpus
+/// with the default model its 100 candidates hold 0.92-0.94 of the exact top 10 (float32 FDEs: 0.954; plain 4-bit PQ over
+/// 4-float sub-spaces, eight times the bytes scanned: 0.945), and the synthetic benchmark's search stays many times
+/// faster than exact because the scan reads 1,280 bytes per document. For SimHash FDEs of 10,240 floats, whose
+/// quality needs more bytes, <c>pq:4,4+4,4</c> scans 1,280 bytes (README, "FDE storage").</para>
 /// <para>Training: a quantized index keeps its first vectors as float32 and searches them exactly until it holds
 /// <see cref="TrainingRows"/> vectors (or <see cref="QuantizedMipsIndex.Train(ReadOnlySpan{float})"/> is called); it
 /// then learns its parameters from up to <see cref="MaxTrainingSample"/> of the vectors it holds (drawn with
@@ -80,10 +83,11 @@ public sealed record FdeStorage
     public static FdeStorage Int8 { get; } = new(FdeStorageKind.Int8, 8, 1, 1024, 65_536);
 
     /// <summary>The default storage of <see cref="FlatMipsBackend"/> and <see cref="MuveraIndex"/>: 4-bit product
-    /// quantization over 4-float sub-spaces (the scanned codes, 1/32 of float32's bytes) with a 4-bit, 4-float
-    /// refinement stage that re-scores twice the requested candidates (<c>pq:4,4+4,4</c>; 1/16 of float32's bytes in
+    /// quantization over 16-float sub-spaces (the scanned codes, 1/128 of float32's bytes: 320 bytes for a 10,240-float
+    /// FDE, 1,280 for the 40,960 floats of <see cref="FdeOptions.CreateRecommended"/>) with a 4-bit, 4-float refinement
+    /// stage that re-scores four times the requested candidates (<c>pq:4,16+4,4x4</c>; 5/128 of float32's bytes in
     /// all).</summary>
-    public static FdeStorage Default { get; } = ProductQuantization().WithRefinement();
+    public static FdeStorage Default { get; } = ProductQuantization(4, 16).WithRefinement(4, 4, 4);
 
     /// <summary>The kind of storage.</summary>
     public FdeStorageKind Kind { get; }
@@ -219,13 +223,17 @@ public sealed record FdeStorage
     }
 
     /// <summary>The short name used by reports and the CLI: <c>f32</c>, <c>f16</c>, <c>int8</c> or
-    /// <c>pq:&lt;bits&gt;,&lt;sub-space size&gt;</c>.</summary>
+    /// <c>pq:&lt;bits&gt;,&lt;sub-space size&gt;</c>, with a refinement stage
+    /// <c>+&lt;bits&gt;,&lt;sub-space size&gt;</c> and, unless it is 2, <c>x&lt;candidates per result&gt;</c>
+    /// (<c>pq:4,16+4,4x4</c>): the syntax the CLI's <c>--fde-storage</c> reads.</summary>
     /// <returns>The name (training settings are not part of it).</returns>
     public override string ToString() => Kind switch
     {
         FdeStorageKind.Float32 => "f32",
         FdeStorageKind.Float16 => "f16",
         FdeStorageKind.Int8 => "int8",
+        _ when HasRefinement && RefineCandidates != 2 =>
+            string.Create(CultureInfo.InvariantCulture, $"pq:{Bits},{SubspaceDimension}+{RefineBits},{RefineSubspaceDimension}x{RefineCandidates}"),
         _ when HasRefinement => string.Create(CultureInfo.InvariantCulture, $"pq:{Bits},{SubspaceDimension}+{RefineBits},{RefineSubspaceDimension}"),
         _ => string.Create(CultureInfo.InvariantCulture, $"pq:{Bits},{SubspaceDimension}"),
     };

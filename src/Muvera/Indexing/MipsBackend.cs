@@ -114,7 +114,7 @@ public abstract class MipsBackend
 /// The flat backend: every search scans every stored FDE. Its <see cref="Storage"/> decides how: float32 or float16 in a
 /// <see cref="FlatMipsIndex"/> (exact), or int8 / product-quantized codes in a <see cref="QuantizedMipsIndex"/> (a SIMD
 /// integer scan, approximate scores). The default, <see cref="FdeStorage.Default"/>, is 4-bit product quantization with
-/// a refinement stage (<c>pq:4,4+4,4</c>).
+/// a refinement stage (<c>pq:4,16+4,4x4</c>).
 /// </summary>
 public sealed class FlatMipsBackend : MipsBackend
 {

@@ -394,6 +394,45 @@ internal static class FdeKernels
         }
     }
 
+    /// <summary><see cref="ArgMaxIds{TLanes, TVec}"/> at a width chosen at run time.</summary>
+    public static void ArgMaxIds(SimdWidth width, ReadOnlySpan<float> scoreRows, int rows, int columns, Span<int> ids)
+    {
+        switch (width)
+        {
+            case SimdWidth.Vector512:
+                ArgMaxIds<Lanes512, Vector512<float>>(scoreRows, rows, columns, ids);
+                break;
+            case SimdWidth.Vector256:
+                ArgMaxIds<Lanes256, Vector256<float>>(scoreRows, rows, columns, ids);
+                break;
+            case SimdWidth.Vector128:
+                ArgMaxIds<Lanes128, Vector128<float>>(scoreRows, rows, columns, ids);
+                break;
+            default:
+                ArgMaxIds<LanesScalar, float>(scoreRows, rows, columns, ids);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Learned partition ids of <paramref name="columns"/> tokens: for each column the row (centroid) with the largest
+    /// score, ties to the lower row (see <see cref="ILanes{TVec}.ArgMaxIds"/>). Lane layout: one token per lane, rows
+    /// visited in increasing order; compare and select only, no arithmetic, so every width equals the scalar twin.
+    /// No tails: columns are padded to a multiple of 16.
+    /// </summary>
+    public static void ArgMaxIds<TLanes, TVec>(ReadOnlySpan<float> scoreRows, int rows, int columns, Span<int> ids)
+        where TLanes : struct, ILanes<TVec>
+        where TVec : struct
+    {
+        Debug.Assert(rows > 0 && columns % ColumnAlignment == 0 && scoreRows.Length >= rows * columns && ids.Length >= columns);
+        ref float scores = ref MemoryMarshal.GetReference(scoreRows);
+        ref int destination = ref MemoryMarshal.GetReference(ids);
+        for (int t = 0; t < columns; t += TLanes.Count)
+        {
+            TLanes.ArgMaxIds(ref Unsafe.Add(ref scores, t), (nuint)columns, rows, ref Unsafe.Add(ref destination, t));
+        }
+    }
+
     /// <summary>Partition ids of <paramref name="columns"/> tokens from k sketch rows (see <see cref="ILanes{TVec}.GrayCodeIds"/>).</summary>
     public static void GrayCodeIds<TLanes, TVec>(ReadOnlySpan<float> sketchRows, int k, int columns, Span<int> ids)
         where TLanes : struct, ILanes<TVec>
@@ -710,6 +749,30 @@ internal static class FdeKernels
         }
 
         return hit;
+    }
+
+    /// <summary>
+    /// block[j] = fma(block[j], factor, +0): a correctly rounded product (a fused multiply-add with +0 rounds once, and
+    /// gives +0 where the product is −0), lane-wise, so every width and the scalar tail agree bit for bit.
+    /// </summary>
+    public static void Scale<TLanes, TVec>(Span<float> block, float factor)
+        where TLanes : struct, ILanes<TVec>
+        where TVec : struct
+    {
+        int w = TLanes.Count;
+        ref float destination = ref MemoryMarshal.GetReference(block);
+        TVec scale = TLanes.Broadcast(factor);
+        TVec zero = TLanes.Zero;
+        int j = 0;
+        for (; j + w <= block.Length; j += w)
+        {
+            TLanes.Store(TLanes.MultiplyAdd(TLanes.Load(ref destination, (nuint)j), scale, zero), ref destination, (nuint)j);
+        }
+
+        for (; j < block.Length; j++)
+        {
+            Unsafe.Add(ref destination, j) = MathF.FusedMultiplyAdd(Unsafe.Add(ref destination, j), factor, 0f);
+        }
     }
 
     /// <summary>block[j] /= count (the reference divides; a reciprocal multiply would differ in the last bit).</summary>

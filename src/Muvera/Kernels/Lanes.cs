@@ -63,6 +63,13 @@ internal interface ILanes<TVec>
     /// (out_j = b_1 ⊕ … ⊕ b_j, id = Σ out_j·2^(k−j)), as the reference's <c>SimHashPartitionIndex</c>.
     /// </summary>
     static abstract void GrayCodeIds(ref float sketch, nuint stride, int k, ref int destination);
+
+    /// <summary>
+    /// Learned partition ids of <see cref="Count"/> tokens: row b (at <c>scores + b·stride</c>) holds centroid b's inner
+    /// product per token; the id is the row of the largest value, ties to the lower row (a row replaces the best only
+    /// when strictly greater). Comparisons and selects only, so every width picks the same rows.
+    /// </summary>
+    static abstract void ArgMaxIds(ref float scores, nuint stride, int rows, ref int destination);
 }
 
 internal readonly struct Lanes512 : ILanes<Vector512<float>>
@@ -141,6 +148,22 @@ internal readonly struct Lanes512 : ILanes<Vector512<float>>
 
         id.StoreUnsafe(ref destination);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ArgMaxIds(ref float scores, nuint stride, int rows, ref int destination)
+    {
+        Vector512<float> best = Vector512.LoadUnsafe(ref scores);
+        Vector512<int> id = Vector512<int>.Zero;
+        for (int b = 1; b < rows; b++)
+        {
+            Vector512<float> value = Vector512.LoadUnsafe(ref scores, (nuint)b * stride);
+            Vector512<float> greater = Vector512.GreaterThan(value, best);
+            best = Vector512.ConditionalSelect(greater, value, best);
+            id = Vector512.ConditionalSelect(greater.AsInt32(), Vector512.Create(b), id);
+        }
+
+        id.StoreUnsafe(ref destination);
+    }
 }
 
 internal readonly struct Lanes256 : ILanes<Vector256<float>>
@@ -212,6 +235,22 @@ internal readonly struct Lanes256 : ILanes<Vector256<float>>
         {
             prefix ^= Vector256.GreaterThan(Vector256.LoadUnsafe(ref sketch, (nuint)j * stride), Vector256<float>.Zero).AsInt32();
             id = (id + id) - prefix;
+        }
+
+        id.StoreUnsafe(ref destination);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ArgMaxIds(ref float scores, nuint stride, int rows, ref int destination)
+    {
+        Vector256<float> best = Vector256.LoadUnsafe(ref scores);
+        Vector256<int> id = Vector256<int>.Zero;
+        for (int b = 1; b < rows; b++)
+        {
+            Vector256<float> value = Vector256.LoadUnsafe(ref scores, (nuint)b * stride);
+            Vector256<float> greater = Vector256.GreaterThan(value, best);
+            best = Vector256.ConditionalSelect(greater, value, best);
+            id = Vector256.ConditionalSelect(greater.AsInt32(), Vector256.Create(b), id);
         }
 
         id.StoreUnsafe(ref destination);
@@ -293,6 +332,22 @@ internal readonly struct Lanes128 : ILanes<Vector128<float>>
 
         id.StoreUnsafe(ref destination);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ArgMaxIds(ref float scores, nuint stride, int rows, ref int destination)
+    {
+        Vector128<float> best = Vector128.LoadUnsafe(ref scores);
+        Vector128<int> id = Vector128<int>.Zero;
+        for (int b = 1; b < rows; b++)
+        {
+            Vector128<float> value = Vector128.LoadUnsafe(ref scores, (nuint)b * stride);
+            Vector128<float> greater = Vector128.GreaterThan(value, best);
+            best = Vector128.ConditionalSelect(greater, value, best);
+            id = Vector128.ConditionalSelect(greater.AsInt32(), Vector128.Create(b), id);
+        }
+
+        id.StoreUnsafe(ref destination);
+    }
 }
 
 /// <summary>The scalar twin: one float per "vector"; the reference every wider path must equal bit for bit.</summary>
@@ -351,6 +406,24 @@ internal readonly struct LanesScalar : ILanes<float>
         {
             prefix ^= Unsafe.Add(ref sketch, (nuint)j * stride) > 0f ? 1 : 0;
             id = (id << 1) | prefix;
+        }
+
+        destination = id;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ArgMaxIds(ref float scores, nuint stride, int rows, ref int destination)
+    {
+        float best = scores;
+        int id = 0;
+        for (int b = 1; b < rows; b++)
+        {
+            float value = Unsafe.Add(ref scores, (nuint)b * stride);
+            if (value > best)
+            {
+                best = value;
+                id = b;
+            }
         }
 
         destination = id;

@@ -1,5 +1,7 @@
 // Copyright (c) Muvera contributors. Licensed under the MIT License.
 
+using System;
+
 namespace Muvera.Prng;
 
 /// <summary>
@@ -38,4 +40,8 @@ internal struct SplitMix64
     /// <summary>An index in [0, <paramref name="count"/>) (multiply-shift on 32 random bits; the bias below 2^-32 · count
     /// does not matter to the trainers).</summary>
     public int NextIndex(int count) => (int)(((Next() >> 32) * (ulong)(uint)count) >> 32);
+
+    /// <summary>An index in [0, <paramref name="count"/>) for counts beyond <see cref="int.MaxValue"/> (multiply-shift on
+    /// 64 random bits, as a 128-bit product).</summary>
+    public long NextLongIndex(long count) => (long)(ulong)(((UInt128)Next() * (ulong)count) >> 64);
 }

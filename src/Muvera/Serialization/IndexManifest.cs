@@ -71,6 +71,24 @@ internal sealed class ManifestFde
     public int OutputDimension { get; set; }
 
     public int PrngVersion { get; set; }
+
+    /// <summary><c>SimHash</c> or <c>KMeans</c>; written only with a version 2 encoder identity (issue 21).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Partitioning { get; set; }
+
+    /// <summary><c>Average</c> or <c>NormalizedAverage</c>; written only with a version 2 encoder identity.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? DocumentAggregation { get; set; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? TrainingSample { get; set; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? TrainingIterations { get; set; }
+
+    /// <summary>FNV-1a 64 of the learned centroids (16 lowercase hex digits), when trained.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? PartitionsChecksum { get; set; }
 }
 
 internal sealed class ManifestBackend

@@ -473,6 +473,41 @@ internal static class KMeans
         return result;
     }
 
+    /// <summary><paramref name="count"/> distinct indices of [0, <paramref name="n"/>) drawn uniformly (Floyd's
+    /// algorithm), in ascending order, for populations beyond <see cref="int.MaxValue"/> (all the tokens of a corpus).</summary>
+    public static long[] SampleIndices(long n, int count, ref SplitMix64 random)
+    {
+        Debug.Assert(count >= 0 && count <= n);
+        long[] result = new long[count];
+        if (count == n)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                result[i] = i;
+            }
+
+            return result;
+        }
+
+        // Floyd: for j = n − count … n − 1, take a uniform t in [0, j]; keep t unless already taken, then j.
+        var taken = new System.Collections.Generic.HashSet<long>(count);
+        int next = 0;
+        for (long j = n - count; j < n; j++)
+        {
+            long t = random.NextLongIndex(j + 1);
+            long chosen = taken.Add(t) ? t : j;
+            if (chosen == j && t != j)
+            {
+                taken.Add(j);
+            }
+
+            result[next++] = chosen;
+        }
+
+        Array.Sort(result);
+        return result;
+    }
+
     private static void Normalize(Span<float> vector)
     {
         double norm = 0;

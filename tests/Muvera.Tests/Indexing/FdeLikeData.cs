@@ -36,7 +36,7 @@ public sealed class FdeLikeData
 
     private FdeLikeData()
     {
-        var encoder = new FdeEncoder(FdeOptions.CreateRecommended(TokenDimension));
+        var encoder = new FdeEncoder(FdeOptions.CreateSimHash(TokenDimension));
         Dimension = encoder.OutputDimension;
         var random = new Random(2024);
         float[] centres = Gaussian(random, Topics * TokenDimension, 1f);

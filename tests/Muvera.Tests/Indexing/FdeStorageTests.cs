@@ -14,13 +14,15 @@ public sealed class FdeStorageTests
     {
         Assert.Multiple(() =>
         {
-            Assert.That(FdeStorage.Default, Is.EqualTo(FdeStorage.ProductQuantization(4, 4).WithRefinement(4, 4, 2)));
-            Assert.That(FdeStorage.Default.ToString(), Is.EqualTo("pq:4,4+4,4"));
+            Assert.That(FdeStorage.Default, Is.EqualTo(FdeStorage.ProductQuantization(4, 16).WithRefinement(4, 4, 4)));
+            Assert.That(FdeStorage.Default.ToString(), Is.EqualTo("pq:4,16+4,4x4"));
+            Assert.That(FdeStorage.Default.BytesPerVector(40_960), Is.EqualTo(1_280 + 5_120), "the recommended FDE: 1,280 bytes scanned, 5,120 of refinement codes");
             Assert.That(FdeStorage.Float32.BytesPerVector(10_240), Is.EqualTo(40_960));
             Assert.That(FdeStorage.Float16.BytesPerVector(10_240), Is.EqualTo(20_480));
             Assert.That(FdeStorage.Int8.BytesPerVector(10_240), Is.EqualTo(10_240));
             Assert.That(FdeStorage.ProductQuantization().BytesPerVector(10_240), Is.EqualTo(1_280), "the paper's 32x compression: 2,560 4-bit codes");
-            Assert.That(FdeStorage.Default.BytesPerVector(10_240), Is.EqualTo(2_560), "1,280 bytes scanned and 1,280 of refinement codes");
+            Assert.That(FdeStorage.ProductQuantization().WithRefinement().BytesPerVector(10_240), Is.EqualTo(2_560), "1,280 bytes scanned and 1,280 of refinement codes");
+            Assert.That(FdeStorage.ProductQuantization().WithRefinement().ToString(), Is.EqualTo("pq:4,4+4,4"), "x2 is the default multiplier");
             Assert.That(FdeStorage.ProductQuantization(8, 8).BytesPerVector(10_240), Is.EqualTo(1_280), "PQ-256-8");
             Assert.That(FdeStorage.ProductQuantization(4, 4).BytesPerVector(70), Is.EqualTo(9), "18 sub-spaces, the last one padded, in 9 bytes");
             Assert.That(FdeStorage.ProductQuantization(4, 2).BytesPerVector(10_240), Is.EqualTo(2_560));
@@ -36,7 +38,7 @@ public sealed class FdeStorageTests
             Assert.That(FdeStorage.Default.IsQuantized, Is.True);
             Assert.That(FdeStorage.Default with { Seed = 2 }, Is.Not.EqualTo(FdeStorage.Default));
             FdeStorage refined = FdeStorage.ProductQuantization().WithRefinement(4, 4, 3);
-            Assert.That(refined.ToString(), Is.EqualTo("pq:4,4+4,4"));
+            Assert.That(refined.ToString(), Is.EqualTo("pq:4,4+4,4x3"));
             Assert.That(refined.HasRefinement, Is.True);
             Assert.That((refined.RefineBits, refined.RefineSubspaceDimension, refined.RefineCandidates), Is.EqualTo((4, 4, 3)));
             Assert.That(refined.BytesPerVector(10_240), Is.EqualTo(2_560), "1,280 bytes scanned, 1,280 more read for the re-scored candidates");
