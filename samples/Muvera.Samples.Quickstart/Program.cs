@@ -36,18 +36,20 @@ internal static class Program
         Console.WriteLine($"corpus   {DocumentCount:N0} documents, {corpus.DocumentTokenCount:N0} tokens ({MinDocumentTokens}-{MaxDocumentTokens} per document), " +
             $"d = {Dimension}, {TopicCount} topics; {QueryCount} queries x {QueryTokens} tokens");
 
-        // 1. An index with the paper's (20, 5, 16) FDEs and the exact flat MIPS backend (the default).
+        // 1. An index with the recommended FDEs (partitions learned from the corpus) and the default flat MIPS backend
+        //    (product-quantized FDEs).
         FdeOptions fde = FdeOptions.CreateRecommended(Dimension);
         using MuveraIndex index = MuveraIndex.Create(new MuveraIndexOptions { Fde = fde });
-        Console.WriteLine($"encoder  R = {fde.Repetitions}, k = {fde.SimHashProjections}, {fde.Projection} d_proj = {fde.ProjectionDimension}, " +
-            $"fill = {fde.FillEmptyPartitions} -> FDE dimension {index.Encoder.OutputDimension:N0}; backend {index.Backend}");
 
-        // 2. Add every document (FDEs encoded in parallel on all cores).
+        // 2. Add every document. The index learns its FDE partitions in this call (it holds at least 1,024 documents),
+        //    then encodes the FDEs in parallel on all cores.
         string[] ids = Enumerable.Range(0, DocumentCount).Select(i => $"doc-{i}").ToArray();
         var stopwatch = Stopwatch.StartNew();
         index.AddRange(ids, corpus.Documents);
         double addSeconds = stopwatch.Elapsed.TotalSeconds;
-        Console.WriteLine($"add      {DocumentCount:N0} documents in {addSeconds * 1000:F0} ms = {DocumentCount / addSeconds:N0} docs/s; " +
+        Console.WriteLine($"encoder  {fde.Partitioning} partitions (trained: {index.IsTrained}), R = {fde.Repetitions}, 2^{fde.SimHashProjections} partitions, " +
+            $"{fde.Projection} d_proj = {fde.ProjectionDimension} -> FDE dimension {index.Encoder.OutputDimension:N0}; backend {index.Backend}");
+        Console.WriteLine($"add      {DocumentCount:N0} documents in {addSeconds * 1000:F0} ms = {DocumentCount / addSeconds:N0} docs/s (training included); " +
             $"FDEs {index.FdeBytes / (1 << 20):N1} MiB, tokens {index.TokenBytes / (1 << 20):N1} MiB");
 
         // Warm up the JIT (tiered compilation) so that the timed queries run optimized code.

@@ -32,8 +32,8 @@ public sealed class MuveraCollectionOptions : VectorStoreCollectionOptions
     public Func<int, MuveraIndexOptions>? IndexOptions { get; set; }
 
     /// <summary>The MIPS backend of the FDEs (default: <see cref="FlatMipsBackend"/> with
-    /// <see cref="FdeStorage.Default"/>: float32 FDEs until the collection holds 1,024 records, then product-quantized;
-    /// reranking stays exact). Give the same kind when opening an existing collection; filtered search needs a backend
+    /// <see cref="FdeStorage.Default"/>: with the default learned FDEs a collection searches exactly until it holds 1,024
+    /// records, then trains and keeps product-quantized FDEs; reranking stays exact). Give the same kind when opening an existing collection; filtered search needs a backend
     /// that supports filters (flat or USearch, not FAISS).</summary>
     public MipsBackend? Backend { get; set; }
 
