@@ -873,6 +873,31 @@ public sealed class MultiVectorStore : IDisposable
             : _halves.AsSpan((int)start, length);
     }
 
+    /// <summary>Document <paramref name="id"/>'s stored bytes in any storage, neither verified nor decoded (the id is
+    /// not validated): only for prefetch hints, never for values.</summary>
+    internal ReadOnlySpan<byte> StoredBytes(int id)
+    {
+        Debug.Assert((uint)id < (uint)_count);
+        long firstToken = _offsets[id];
+        int tokens = TokenCountUnchecked(id);
+        ReadOnlySpan<byte> bytes;
+        if (_view is not null)
+        {
+            bytes = _view.Bytes(_dataOffset + (firstToken * RecordBytes), tokens * RecordBytes);
+        }
+        else
+        {
+            bytes = ElementType switch
+            {
+                StoreElementType.Float32 => MemoryMarshal.AsBytes(_floats.AsSpan((int)(firstToken * Dimension), tokens * Dimension)),
+                StoreElementType.Float16 => MemoryMarshal.AsBytes(_halves.AsSpan((int)(firstToken * Dimension), tokens * Dimension)),
+                _ => _codes.AsSpan((int)(firstToken * RecordBytes), tokens * RecordBytes),
+            };
+        }
+
+        return bytes;
+    }
+
     /// <summary>Document <paramref name="id"/>'s records (quantized stores; the id is not validated; verified).</summary>
     internal ReadOnlySpan<byte> Records(int id)
     {
