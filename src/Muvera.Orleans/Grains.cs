@@ -44,7 +44,7 @@ internal interface IMuveraShardGrain : IGrainWithStringKey
 
     [ReadOnly]
     [Alias("GetStatistics")]
-    Task<ShardStatistics> GetStatisticsAsync();
+    Task<MuveraShardStatus> GetStatisticsAsync();
 }
 
 /// <summary>A collection's manifest keeper; key: the collection's name.</summary>

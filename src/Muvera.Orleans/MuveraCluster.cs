@@ -326,7 +326,14 @@ public sealed class MuveraCluster
         return await Task.WhenAll(calls).ConfigureAwait(false);
     }
 
-    internal Task<ShardStatistics> GetStatisticsAsync(int shard) => _shards[shard].GetStatisticsAsync();
+    /// <summary>Every shard's figures and hosting silo (activating shards that are not active).</summary>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>One status per shard, in shard order.</returns>
+    /// <exception cref="MuveraShardUnavailableException">A shard did not answer.</exception>
+    public async Task<IReadOnlyList<MuveraShardStatus>> GetShardStatusAsync(CancellationToken cancellationToken = default) =>
+        await AllShardsAsync(grain => grain.GetStatisticsAsync(), cancellationToken).ConfigureAwait(false);
+
+    internal Task<MuveraShardStatus> GetStatisticsAsync(int shard) => _shards[shard].GetStatisticsAsync();
 
     internal IMuveraShardGrain Shard(int shard) => _shards[shard];
 

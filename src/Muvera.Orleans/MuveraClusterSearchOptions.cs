@@ -32,6 +32,8 @@ public sealed record MuveraClusterSearchOptions
     /// <summary>Whether every shard takes all its documents as candidates (N = shard size): every document is reranked
     /// with exact Chamfer, so the result equals <see cref="MuveraCluster.SearchExactAsync"/> and a single
     /// <see cref="MuveraIndex"/> searched with N = its size. Overrides <see cref="Candidates"/>. Default false.</summary>
+    /// <remarks>The shards skip the FDE scan, which cannot change such a result, and score every document exactly; hits
+    /// then carry <see cref="MuveraSearchHit.FdeScore"/> = NaN.</remarks>
     public bool AllCandidates { get; init; }
 
     /// <summary>Whether candidates are reranked with exact Chamfer (default true). False: hits are ranked by FDE inner

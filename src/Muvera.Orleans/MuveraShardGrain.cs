@@ -220,7 +220,9 @@ internal sealed partial class MuveraShardGrain : Grain, IMuveraShardGrain
         MuveraSearchHit[] hits = await Task.Run(() =>
         {
             var query = new ReadOnlyMultiVector(request.Query, request.Dimension);
-            if (request.Exact)
+            // With every document a candidate the FDE scan cannot change the result (all are reranked exactly), so it is
+            // skipped: the exact search scores the same documents with the same scorer and breaks ties the same way.
+            if (request.Exact || (request.AllCandidates && request.Rerank))
             {
                 return index.SearchExact(query, request.K);
             }
@@ -259,10 +261,10 @@ internal sealed partial class MuveraShardGrain : Grain, IMuveraShardGrain
         return Task.FromResult(new MuveraShardCalibration(_shard, calibration.Candidates, calibration.AchievedRecall, calibration.TargetReached));
     }
 
-    public Task<ShardStatistics> GetStatisticsAsync()
+    public Task<MuveraShardStatus> GetStatisticsAsync()
     {
         MuveraIndex index = Index;
-        return Task.FromResult(new ShardStatistics(index.Count, _log?.Length ?? 0, _replayed, index.TokenBytes, index.FdeBytes ?? 0, RuntimeIdentity));
+        return Task.FromResult(new MuveraShardStatus(_shard, index.Count, _log?.Length ?? 0, _replayed, index.TokenBytes, index.FdeBytes ?? 0, RuntimeIdentity));
     }
 
     internal static void Replay(MuveraIndex index, ShardLogRecord record)

@@ -1,6 +1,5 @@
 // Copyright (c) Muvera contributors. Licensed under the MIT License.
 
-using System;
 using Orleans;
 
 namespace Muvera.Orleans;
@@ -42,19 +41,22 @@ internal sealed record ShardSearchRequest(
     [property: Id(5)] bool Rerank,
     [property: Id(6)] bool Exact);
 
-/// <summary>A shard's figures.</summary>
+/// <summary>A shard's figures, as its current activation reports them (<see cref="MuveraCluster.GetShardStatusAsync"/>).</summary>
+/// <param name="Shard">The shard.</param>
+/// <param name="Documents">Live documents.</param>
+/// <param name="LogBytes">The write-ahead log's length (16 bytes when empty: its header).</param>
+/// <param name="ReplayedRecords">Log records the activation replayed when it started.</param>
+/// <param name="TokenBytes">Bytes of stored token vectors (<see cref="MuveraIndex.TokenBytes"/>).</param>
+/// <param name="FdeBytes">Bytes of stored FDEs (<see cref="MuveraIndex.FdeBytes"/>; 0 when the backend does not say).</param>
+/// <param name="Silo">The hosting silo's address, as Orleans prints it (<c>S&lt;ip&gt;:&lt;port&gt;:&lt;generation&gt;</c>).</param>
 [GenerateSerializer]
 [Immutable]
-[Alias("Muvera.Orleans.ShardStatistics")]
-internal sealed record ShardStatistics(
-    [property: Id(0)] int Count,
-    [property: Id(1)] long LogBytes,
-    [property: Id(2)] int ReplayedRecords,
-    [property: Id(3)] long TokenBytes,
-    [property: Id(4)] long FdeBytes,
-    [property: Id(5)] string Silo)
-{
-    public static readonly ShardStatistics Empty = new(0, 0, 0, 0, 0, string.Empty);
-
-    public override string ToString() => FormattableString.Invariant($"{Count} documents, {LogBytes} log bytes, {ReplayedRecords} records replayed, on {Silo}");
-}
+[Alias("Muvera.Orleans.MuveraShardStatus")]
+public sealed record MuveraShardStatus(
+    [property: Id(0)] int Shard,
+    [property: Id(1)] int Documents,
+    [property: Id(2)] long LogBytes,
+    [property: Id(3)] int ReplayedRecords,
+    [property: Id(4)] long TokenBytes,
+    [property: Id(5)] long FdeBytes,
+    [property: Id(6)] string Silo);

@@ -257,7 +257,7 @@ public sealed class MuveraClusterTests
         var hosts = new Dictionary<string, List<int>>();
         for (int shard = 0; shard < cluster.ShardCount; shard++)
         {
-            ShardStatistics statistics = await cluster.GetStatisticsAsync(shard);
+            MuveraShardStatus statistics = await cluster.GetStatisticsAsync(shard);
             (hosts.TryGetValue(statistics.Silo, out List<int>? list) ? list : hosts[statistics.Silo] = []).Add(shard);
         }
 
