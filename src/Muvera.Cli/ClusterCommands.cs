@@ -59,7 +59,7 @@ internal static class ClusterCommands
         var killOne = new Option<bool>("--kill-one") { Description = "SIGKILL one silo after the writes are acknowledged, wait for recovery and check again." };
         var membership = new Option<string?>("--membership") { Description = "redis://<host>:<port> [default: start redis-server on a free 127.0.0.1 port]." };
         var data = new Option<string?>("--data") { Description = "Data root [default: a temporary folder, removed afterwards]." };
-        var shards = new Option<int?>("--shards") { Description = "Shards [default: 2 per silo]." };
+        var shards = new Option<int?>("--shards") { Description = "Shards [default: one per silo]." };
         var tokens = new Option<int>("--tokens") { Description = "Tokens per document.", DefaultValueFactory = _ => 32 };
         var queryTokens = new Option<int>("--query-tokens") { Description = "Tokens per query.", DefaultValueFactory = _ => 16 };
         var dimension = new Option<int>("--dim") { Description = "Token dimension.", DefaultValueFactory = _ => 128 };

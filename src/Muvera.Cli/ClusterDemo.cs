@@ -39,7 +39,7 @@ internal sealed record DemoSettings
     /// <summary>Null: a temporary folder, removed afterwards.</summary>
     public string? DataRoot { get; init; }
 
-    /// <summary>Null: two per silo.</summary>
+    /// <summary>Null: one per silo.</summary>
     public int? Shards { get; init; }
 
     public int Tokens { get; init; } = 32;
@@ -89,7 +89,7 @@ internal static class ClusterDemo
             log.WriteLine($"started {settings.Silos} silos (ports {string.Join(", ", siloPorts)}), cluster {clusterId}, data {root}");
             client = await ConnectAsync(membership, clusterId, settings.Silos, children, cancellationToken).ConfigureAwait(false);
             IClusterClient grains = client.Services.GetRequiredService<IClusterClient>();
-            int shards = settings.Shards ?? 2 * settings.Silos;
+            int shards = settings.Shards ?? settings.Silos;
             MuveraCluster cluster = await MuveraCluster.CreateCollectionAsync(grains, "demo", shards, cancellationToken: cancellationToken).ConfigureAwait(false);
 
             var corpus = new SyntheticCorpus(new SyntheticCorpusOptions
@@ -305,6 +305,9 @@ internal static class ClusterDemo
                     o.ServiceId = "muvera";
                 });
                 c.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(1));
+
+                // A request queued to a gateway that was just killed is answered by this timeout (default 30 s).
+                c.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(10));
             });
             IHost host = builder.Build();
             try

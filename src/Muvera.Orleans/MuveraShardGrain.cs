@@ -212,31 +212,35 @@ internal sealed partial class MuveraShardGrain : Grain, IMuveraShardGrain
 
     public Task<string[]> GetIdsAsync() => Task.FromResult(Index.GetIds());
 
-    public async Task<ShardHit[]> SearchAsync(ShardSearchRequest request)
+    public Task<ShardHit[]> SearchAsync(ShardSearchRequest request)
     {
         MuveraIndex index = Index;
 
-        // Off the activation's turn, so that concurrent searches of this shard run in parallel (writes still wait for them).
-        MuveraSearchHit[] hits = await Task.Run(() =>
-        {
-            var query = new ReadOnlyMultiVector(request.Query, request.Dimension);
-            // With every document a candidate the FDE scan cannot change the result (all are reranked exactly), so it is
-            // skipped: the exact search scores the same documents with the same scorer and breaks ties the same way.
-            if (request.Exact || (request.AllCandidates && request.Rerank))
-            {
-                return index.SearchExact(query, request.K);
-            }
+        // Computed on the call's own turn: the scorer is parallel over documents already, and one more thread hop per
+        // shard costs latency on a busy machine. Concurrent searches of one shard take turns; searches of different
+        // shards run in parallel.
+        var query = new ReadOnlyMultiVector(request.Query, request.Dimension);
+        MuveraSearchHit[] hits;
 
+        // With every document a candidate the FDE scan cannot change the result (all are reranked exactly), so it is
+        // skipped: the exact search scores the same documents with the same scorer and breaks ties the same way.
+        if (request.Exact || (request.AllCandidates && request.Rerank))
+        {
+            hits = index.SearchExact(query, request.K);
+        }
+        else
+        {
             int? candidates = request.AllCandidates ? Math.Max(request.K, index.Count) : request.Candidates;
-            return index.Search(query, request.K, new MuveraSearchOptions { Candidates = candidates, Rerank = request.Rerank });
-        }).ConfigureAwait(true);
+            hits = index.Search(query, request.K, new MuveraSearchOptions { Candidates = candidates, Rerank = request.Rerank });
+        }
+
         var result = new ShardHit[hits.Length];
         for (int i = 0; i < hits.Length; i++)
         {
             result[i] = new ShardHit(hits[i].Id, hits[i].Score, hits[i].FdeScore);
         }
 
-        return result;
+        return Task.FromResult(result);
     }
 
     public Task CheckpointAsync()
