@@ -63,9 +63,11 @@ internal static class ClusterCommands
         var tokens = new Option<int>("--tokens") { Description = "Tokens per document.", DefaultValueFactory = _ => 32 };
         var queryTokens = new Option<int>("--query-tokens") { Description = "Tokens per query.", DefaultValueFactory = _ => 16 };
         var dimension = new Option<int>("--dim") { Description = "Token dimension.", DefaultValueFactory = _ => 128 };
+        var checkpoint = new Option<string>("--checkpoint") { Description = "half: checkpoint after the first half of the writes; none: every write only in the logs when a silo dies.", DefaultValueFactory = _ => "half" };
+        checkpoint.AcceptOnlyFromAmong("half", "none");
         var command = new Command("demo", "Starts silos on loopback, indexes a synthetic corpus through a client, checks every query's top 10 against a single in-process index (N = all candidates), optionally kills a silo and checks again, and prints one JSON line. Exit code 0 only when every check holds.")
         {
-            silos, documents, queries, killOne, membership, data, shards, tokens, queryTokens, dimension,
+            silos, documents, queries, killOne, membership, data, shards, tokens, queryTokens, dimension, checkpoint,
         };
         command.Validators.Add(result =>
         {
@@ -100,6 +102,7 @@ internal static class ClusterCommands
             Tokens = parseResult.GetValue(tokens),
             QueryTokens = parseResult.GetValue(queryTokens),
             Dimension = parseResult.GetValue(dimension),
+            CheckpointHalf = parseResult.GetValue(checkpoint) != "none",
         }, output, parseResult.InvocationConfiguration.Error, token), cancellationToken));
         return command;
     }

@@ -47,6 +47,10 @@ internal sealed record DemoSettings
     public int QueryTokens { get; init; } = 16;
 
     public int Dimension { get; init; } = 128;
+
+    /// <summary>Whether the first half of the writes is checkpointed (false: every write is only in the logs when a silo
+    /// dies).</summary>
+    public bool CheckpointHalf { get; init; } = true;
 }
 
 /// <summary>
@@ -122,13 +126,13 @@ internal static class ClusterDemo
                 int count = Math.Min(BatchSize, ids.Length - start);
                 await cluster.AddRangeAsync(new ArraySegment<string>(ids, start, count), new ArraySegment<ReadOnlyMultiVector>(documents, start, count), cancellationToken).ConfigureAwait(false);
                 acknowledged.AddRange(new ArraySegment<string>(ids, start, count));
-                if (start < ids.Length / 2 && start + count >= ids.Length / 2)
+                if (settings.CheckpointHalf && start < ids.Length / 2 && start + count >= ids.Length / 2)
                 {
                     await cluster.CheckpointAsync(cancellationToken).ConfigureAwait(false);
                 }
             }
 
-            log.WriteLine($"{acknowledged.Count} documents acknowledged in {writes.Elapsed.TotalSeconds:F1} s over {shards} shards (first half checkpointed, second half in the logs)");
+            log.WriteLine($"{acknowledged.Count} documents acknowledged in {writes.Elapsed.TotalSeconds:F1} s over {shards} shards ({(settings.CheckpointHalf ? "first half checkpointed, second half" : "no checkpoint: all")} in the write-ahead logs)");
             foreach (MuveraShardStatus status in await cluster.GetShardStatusAsync(cancellationToken).ConfigureAwait(false))
             {
                 log.WriteLine($"  shard {status.Shard}: {status.Documents} documents, {status.TokenBytes} token bytes, {status.FdeBytes} FDE bytes, log {status.LogBytes} bytes, on {status.Silo}");
@@ -306,8 +310,9 @@ internal static class ClusterDemo
                 });
                 c.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(1));
 
-                // A request queued to a gateway that was just killed is answered by this timeout (default 30 s).
-                c.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(10));
+                // A request queued to a gateway that was just killed is answered by this timeout (default 30 s); it must
+                // still cover a search of a shard that is replaying its log on a loaded machine.
+                c.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(20));
             });
             IHost host = builder.Build();
             try

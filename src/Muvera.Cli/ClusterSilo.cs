@@ -70,6 +70,10 @@ internal static class ClusterSilo
             throw new CliException($"cluster silo: --dim {settings.Dimension}: {e.Message}", e);
         }
 
+        // Shards score on their grain turns with a scorer that is itself parallel: more pool threads from the start keep
+        // membership probes and messaging answering while searches run (the pool otherwise adds threads slowly).
+        ThreadPool.GetMinThreads(out int workers, out int completion);
+        ThreadPool.SetMinThreads(Math.Max(workers, 4 * Environment.ProcessorCount + 8), completion);
         HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning)
             .AddFilter("Muvera", LogLevel.Information);

@@ -60,8 +60,10 @@ public sealed class MuveraCluster
     /// <summary>The token dimension.</summary>
     public int Dimension => Manifest.Dimension;
 
-    /// <summary>How long a write keeps retrying a shard that does not answer (its silo died and it is not active
-    /// elsewhere yet) before throwing <see cref="MuveraShardUnavailableException"/>. Default 60 s.</summary>
+    /// <summary>How long a write, or a read other than a search (<see cref="CountAsync"/>, <see cref="GetIdsAsync"/>,
+    /// <see cref="GetDocumentAsync"/>, <see cref="GetShardStatusAsync"/>), keeps retrying a shard that does not answer
+    /// (its silo died and it is not active elsewhere yet) before throwing <see cref="MuveraShardUnavailableException"/>.
+    /// Searches never retry. Default 60 s.</summary>
     public TimeSpan WriteRetryTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>Creates a collection (or opens it when it exists with the same shard count and profile) and returns its
@@ -442,17 +444,10 @@ public sealed class MuveraCluster
         return await Task.WhenAll(calls).ConfigureAwait(false);
     }
 
-    private async Task<T> ReadAsync<T>(int shard, Func<IMuveraShardGrain, Task<T>> call, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await call(_shards[shard]).WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (!IsPermanent(e) && !cancellationToken.IsCancellationRequested)
-        {
-            throw new MuveraShardUnavailableException(Collection, [shard], e);
-        }
-    }
+    // Reads other than searches are idempotent and retried like writes (a search fails at once instead, or returns a
+    // result flagged as partial: its caller decides).
+    private Task<T> ReadAsync<T>(int shard, Func<IMuveraShardGrain, Task<T>> call, CancellationToken cancellationToken) =>
+        WriteAsync(shard, call, cancellationToken);
 
     // Retries a shard that does not answer until WriteRetryTimeout: after its silo dies, the membership protocol declares
     // the silo dead and the next call activates the shard on a survivor, which replays its checkpoint and log.

@@ -198,9 +198,10 @@ public sealed class MuveraClusterTests
     }
 
     [Test]
-    public async Task ShardActivation_LogLockedElsewhere_FailsNamingTheShardThenRecovers()
+    public async Task ShardActivation_LogLockedElsewhere_FailsNamingTheShardAfterRetriesThenRecovers()
     {
         MuveraCluster cluster = await CreateAsync("locked", 1);
+        cluster.WriteRetryTimeout = TimeSpan.FromSeconds(1);
         string shardDirectory = Path.Combine(ClusterFixture.DataRoot, "locked", "shard-0000");
         Directory.CreateDirectory(shardDirectory);
         using (ShardWriteAheadLog.Open(Path.Combine(shardDirectory, MuveraShardGrain.LogFileName)))
