@@ -66,9 +66,6 @@ internal sealed class ShardWriteAheadLog : IDisposable
     /// <summary>Whether the log holds any record.</summary>
     public bool IsEmpty => _file.Length <= HeaderLength;
 
-    /// <summary>Test seam: called with "appended" after a record is flushed, before the write is acknowledged.</summary>
-    internal static Action<string>? StepHook { get; set; }
-
     /// <summary>Opens (or creates) the log, taking its exclusive lock.</summary>
     /// <exception cref="IOException">Another process or activation holds the log, or the file is not a log.</exception>
     public static ShardWriteAheadLog Open(string path)
@@ -189,8 +186,6 @@ internal sealed class ShardWriteAheadLog : IDisposable
 
             throw;
         }
-
-        StepHook?.Invoke("appended");
     }
 
     /// <summary>Removes every record (after a checkpoint made them redundant) and flushes.</summary>
