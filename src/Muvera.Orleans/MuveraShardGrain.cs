@@ -337,7 +337,16 @@ internal sealed partial class MuveraShardGrain : Grain, IMuveraShardGrain
 
         if (_log.Length >= _options.CheckpointLogBytes)
         {
-            Checkpoint();
+            // The write is durable in the log already: a failed automatic checkpoint must not fail it (the next write
+            // tries again, and the log keeps everything meanwhile).
+            try
+            {
+                Checkpoint();
+            }
+            catch (IOException e)
+            {
+                LogCheckpointFailed(_logger, e, _collection, _shard);
+            }
         }
     }
 
@@ -362,6 +371,9 @@ internal sealed partial class MuveraShardGrain : Grain, IMuveraShardGrain
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Muvera shard {Collection}/{Shard} activated: {Documents} documents, {Records} log records replayed, {TornBytes} torn bytes cut, {Milliseconds} ms")]
     private static partial void LogActivated(ILogger logger, string collection, int shard, int documents, int records, long tornBytes, long milliseconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Muvera shard {Collection}/{Shard}: automatic checkpoint failed; the log keeps the writes")]
+    private static partial void LogCheckpointFailed(ILogger logger, Exception exception, string collection, int shard);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Muvera shard {Collection}/{Shard}: log append failed; deactivating")]
     private static partial void LogAppendFailed(ILogger logger, Exception exception, string collection, int shard);
