@@ -44,6 +44,7 @@ internal static class CliApplication
         var bench = new Command("bench", "Benchmarks without a model.");
         bench.Subcommands.Add(CreateSyntheticCommand(console));
         root.Subcommands.Add(bench);
+        root.Subcommands.Add(ClusterCommands.Create());
         return root;
     }
 

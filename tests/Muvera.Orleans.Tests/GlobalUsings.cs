@@ -1,0 +1,3 @@
+// Copyright (c) Muvera contributors. Licensed under the MIT License.
+
+global using NUnit.Framework;
