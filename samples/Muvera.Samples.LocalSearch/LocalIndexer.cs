@@ -16,9 +16,9 @@ using Muvera.Onnx;
 namespace Muvera.Samples.LocalSearch;
 
 /// <summary>Progress of an indexing run.</summary>
-/// <param name="Stage">What is happening: <see cref="LocalIndexer.ScanStage"/>, <see cref="LocalIndexer.EncodeStage"/>
-/// or <see cref="LocalIndexer.SaveStage"/>.</param>
-/// <param name="Done">Units done (files scanned, passages encoded).</param>
+/// <param name="Stage">What is happening: <see cref="LocalIndexer.ScanStage"/>, <see cref="LocalIndexer.EncodeStage"/>,
+/// <see cref="LocalIndexer.AddStage"/> or <see cref="LocalIndexer.SaveStage"/>.</param>
+/// <param name="Done">Units done (files scanned, passages encoded, passages added).</param>
 /// <param name="Total">Units in this stage.</param>
 /// <param name="Detail">The file being worked on, if any.</param>
 public readonly record struct IndexProgress(string Stage, int Done, int Total, string? Detail);
@@ -58,6 +58,11 @@ public sealed class LocalIndexer
 
     /// <summary>The stage that encodes passages.</summary>
     public const string EncodeStage = "encode";
+
+    /// <summary>The stage that adds encoded passages to the index (their FDEs; reported by
+    /// <see cref="MuveraIndex.AddRange(IReadOnlyList{string}, IReadOnlyList{ReadOnlyMultiVector}, ParallelOptions, IProgress{MuveraProgress})"/>).
+    /// It alternates with <see cref="EncodeStage"/>: passages are added a group at a time.</summary>
+    public const string AddStage = "add";
 
     /// <summary>The stage that saves the index and sidecar.</summary>
     public const string SaveStage = "save";
@@ -245,6 +250,7 @@ public sealed class LocalIndexer
             progress?.Report(new IndexProgress(EncodeStage, 0, queue.Count, null));
             var waiting = new List<(string Id, ReadOnlyMultiVector Vectors)>();
             int start = 0;
+            int passagesAdded = 0;
             while (start < queue.Count)
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -267,7 +273,11 @@ public sealed class LocalIndexer
                     index = floatIndex;
                 }
 
-                index.AddRange(waiting.ConvertAll(w => w.Id), waiting.ConvertAll(w => w.Vectors), parallelOptions);
+                int addedBefore = passagesAdded;
+                var addProgress = progress is null ? null
+                    : new SyncProgress<MuveraProgress>(p => progress.Report(new IndexProgress(AddStage, addedBefore + p.Completed, queue.Count, null)));
+                index.AddRange(waiting.ConvertAll(w => w.Id), waiting.ConvertAll(w => w.Vectors), parallelOptions, addProgress);
+                passagesAdded += waiting.Count;
                 waiting.Clear();
             }
 

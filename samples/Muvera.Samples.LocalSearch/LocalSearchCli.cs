@@ -204,6 +204,7 @@ public sealed class LocalSearchCli
             {
                 ProgressTask scan = context.AddTask("scanning files");
                 ProgressTask encode = context.AddTask("encoding passages", autoStart: false);
+                ProgressTask add = context.AddTask("adding to the index", autoStart: false);
                 ProgressTask save = context.AddTask("saving", autoStart: false);
                 report = indexer.Run(new SyncProgress(p =>
                 {
@@ -211,6 +212,7 @@ public sealed class LocalSearchCli
                     {
                         LocalIndexer.ScanStage => scan,
                         LocalIndexer.EncodeStage => encode,
+                        LocalIndexer.AddStage => add,
                         _ => save,
                     };
                     if (!task.IsStarted)
@@ -225,7 +227,7 @@ public sealed class LocalSearchCli
                         ? $"encoding {p.Done}/{p.Total} passages"
                         : task.Description;
                 }), cancellationToken);
-                foreach (ProgressTask task in new[] { scan, encode, save })
+                foreach (ProgressTask task in new[] { scan, encode, add, save })
                 {
                     task.Value = task.MaxValue;
                     task.StopTask();
@@ -422,6 +424,9 @@ public sealed class LocalSearchCli
                 {
                     LocalIndexer.ScanStage => value.Total > 0 && value.Done == value.Total ? $"scanned {value.Total} files" : null,
                     LocalIndexer.EncodeStage => EncodeLine(value.Done, value.Total),
+                    // Adding alternates with encoding group by group and takes a fraction of its time: the encoding lines
+                    // already show the run is alive, so plain output stays one stage at a time.
+                    LocalIndexer.AddStage => null,
                     _ => value.Done < value.Total ? "saving" : "saved",
                 };
                 if (line is not null && line != _last)

@@ -92,10 +92,11 @@ internal static class BeirEvaluation
 
         var cache = new EmbeddingCache(cacheDirectory);
         console.Line($"embedding cache {cacheDirectory}");
-        using MultiVectorStore documentStore = console.Run("encoding documents", documentTexts.Length,
-            progress => cache.GetOrEncodeDocuments(encoder, documentTexts, new SyncProgress(progress), cancellationToken));
-        using MultiVectorStore queryStore = console.Run("encoding queries", queryTexts.Length,
-            progress => cache.GetOrEncodeQueries(encoder, queryTexts, new SyncProgress(progress), cancellationToken));
+        bool pooledMode = settings.Modes.Contains(RunMode.Pooled);
+        (MultiVectorStore documentTokens, float[]? pooledDocuments) = GetOrEncode(console, cache, encoder, documentTexts, queries: false, pooledMode, cancellationToken);
+        using MultiVectorStore documentStore = documentTokens;
+        (MultiVectorStore queryTokens, float[]? pooledQueries) = GetOrEncode(console, cache, encoder, queryTexts, queries: true, pooledMode, cancellationToken);
+        using MultiVectorStore queryStore = queryTokens;
         var queryVectors = new ReadOnlyMultiVector[queryStore.Count];
         for (int q = 0; q < queryVectors.Length; q++)
         {
@@ -173,15 +174,11 @@ internal static class BeirEvaluation
 
         if (settings.Modes.Contains(RunMode.Pooled))
         {
-            float[] pooledDocuments = console.Run("pooled document vectors", documentTexts.Length,
-                progress => PooledVectorCache.GetOrEncode(cacheDirectory, encoder, documentTexts, queries: false, new SyncProgress(progress), cancellationToken));
-            float[] pooledQueries = console.Run("pooled query vectors", queryTexts.Length,
-                progress => PooledVectorCache.GetOrEncode(cacheDirectory, encoder, queryTexts, queries: true, new SyncProgress(progress), cancellationToken));
-            var pooledIndex = new PooledIndex(pooledDocuments, encoder.Dimension);
+            var pooledIndex = new PooledIndex(pooledDocuments!, encoder.Dimension);
             int d = encoder.Dimension;
             Measured<MuveraSearchHit[]> measured = QueryMeasurement.Measure(console, "pooled", queryTexts.Length, q =>
             {
-                ScoredId[] top = pooledIndex.Search(pooledQueries.AsSpan(q * d, d), RunDepth);
+                ScoredId[] top = pooledIndex.Search(pooledQueries!.AsSpan(q * d, d), RunDepth);
                 return Array.ConvertAll(top, hit => new MuveraSearchHit(documentIds[hit.Id], hit.Score, float.NaN));
             }, parallel);
             runs.Add(Evaluate(evaluator, queries, measured, RunMode.Pooled, null, null, runDirectory, "pooled"));
@@ -216,6 +213,37 @@ internal static class BeirEvaluation
         console.Line($"TREC runs in {runDirectory}");
         ResultsOutput.Save(console, outputDirectory, [report], [settings.Index.Slug]);
         return report;
+    }
+
+    // Token vectors, and with the pooled mode the mean-pooled vectors too, from one model pass over the texts (or none
+    // when the cache has them). A cache written before pooled vectors moved into EmbeddingCache keeps its pooled file
+    // (PooledVectorCache): it is still read, so such a cache costs no pass either.
+    private static (MultiVectorStore Tokens, float[]? Pooled) GetOrEncode(CliConsole console, EmbeddingCache cache, OnnxTokenEncoder encoder,
+        string[] texts, bool queries, bool pooled, CancellationToken cancellationToken)
+    {
+        string side = queries ? "queries" : "corpus";
+        float[]? legacy = pooled ? PooledVectorCache.TryRead(cache.Directory, encoder, texts, queries) : null;
+        if (!pooled || legacy is not null)
+        {
+            MultiVectorStore store = console.Run($"encoding {side}", texts.Length, progress => queries
+                ? cache.GetOrEncodeQueries(encoder, texts, new SyncProgress(progress), cancellationToken)
+                : cache.GetOrEncodeDocuments(encoder, texts, new SyncProgress(progress), cancellationToken));
+            if (legacy is not null)
+            {
+                console.Line($"encoding {side}: pooled vectors from an older cache file, no model pass for them");
+            }
+
+            return (store, legacy);
+        }
+
+        CachedTokenAndPooledVectors both = console.Run($"encoding {side} (tokens and pooled vectors)", texts.Length, progress => queries
+            ? cache.GetOrEncodeQueriesWithPooled(encoder, texts, new SyncProgress(progress), cancellationToken)
+            : cache.GetOrEncodeDocumentsWithPooled(encoder, texts, new SyncProgress(progress), cancellationToken));
+        string what = both.ModelPasses == 0 ? "tokens and pooled vectors from the cache, no model pass"
+            : both.TokensEncoded ? "one model pass for tokens and pooled vectors"
+            : "token vectors from the cache, one model pass for pooled vectors";
+        console.Line($"encoding {side}: {what}");
+        return (both.Tokens, both.Pooled.ToArray());
     }
 
     private static BeirDataset LoadDataset(string directory, string split, CancellationToken cancellationToken)

@@ -29,11 +29,9 @@ internal sealed record BuiltIndex(MuveraIndex Index, double BuildSeconds, double
     public double TokenBytesPerToken { get; init; }
 }
 
-/// <summary>Builds a <see cref="MuveraIndex"/> from a token store in batches, under a progress bar.</summary>
+/// <summary>Builds a <see cref="MuveraIndex"/> from a token store, under a progress bar.</summary>
 internal static class IndexBuilder
 {
-    private const int BatchSize = 512;
-
     /// <summary>Adds documents <c>0..store.Count-1</c> with ids <paramref name="ids"/>. Learned partitions are trained
     /// first, on a sample drawn from the whole corpus (<see cref="MuveraIndex.Train(IReadOnlyList{ReadOnlyMultiVector}, ParallelOptions)"/>),
     /// rather than on the first batches added. Memory is the index's own count (token bytes + FDE bytes) when the
@@ -71,24 +69,11 @@ internal static class IndexBuilder
                 trainSeconds = trainWatch.Elapsed.TotalSeconds;
             }
 
+            // One call, all or nothing; the index reports progress as it encodes the FDEs.
+            corpus ??= Corpus(store);
             console.Run(description, store.Count, progress =>
             {
-                for (int first = 0; first < store.Count; first += BatchSize)
-                {
-                    parallelOptions.CancellationToken.ThrowIfCancellationRequested();
-                    int count = Math.Min(BatchSize, store.Count - first);
-                    var batchIds = new string[count];
-                    var documents = new ReadOnlyMultiVector[count];
-                    for (int i = 0; i < count; i++)
-                    {
-                        batchIds[i] = ids[first + i];
-                        documents[i] = store.GetDocument(first + i);
-                    }
-
-                    index.AddRange(batchIds, documents, parallelOptions);
-                    progress.Report(first + count);
-                }
-
+                index.AddRange(ids, corpus, parallelOptions, new IndexProgress(progress));
                 return 0;
             });
             double seconds = watch.Elapsed.TotalSeconds;

@@ -4,36 +4,26 @@ using System;
 using System.Buffers.Binary;
 using System.Collections.Generic;
 using System.IO;
-using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
-using System.Threading;
 using Muvera.Onnx;
 
 namespace Muvera.Cli;
 
-/// <summary>Caches mean-pooled vectors beside the token embeddings: one file per (model, conventions, side, texts),
-/// keyed by SHA-256 like <see cref="EmbeddingCache"/>. Layout: "MVPOOL1\0", int32 count, int32 dimension (little
-/// endian), then count × dimension float32. A file that does not match is encoded again and replaced.</summary>
+/// <summary>Reads the mean-pooled vectors that earlier versions of the CLI cached beside the token embeddings (pooled
+/// vectors now live in <see cref="EmbeddingCache"/>, written by the same model pass as the tokens), so that an existing
+/// cache still costs no model pass. One file per (model, conventions, side, texts), keyed by SHA-256. Layout:
+/// "MVPOOL1\0", int32 count, int32 dimension (little endian), then count × dimension float32. Nothing writes it any
+/// more.</summary>
 internal static class PooledVectorCache
 {
     private static readonly byte[] s_magic = "MVPOOL1\0"u8.ToArray();
 
-    public static float[] GetOrEncode(string directory, OnnxTokenEncoder encoder, IReadOnlyList<string> texts, bool queries,
-        IProgress<int>? progress, CancellationToken cancellationToken)
+    /// <summary>The cached vectors, or null when there is no valid file for these texts.</summary>
+    public static float[]? TryRead(string directory, OnnxTokenEncoder encoder, IReadOnlyList<string> texts, bool queries)
     {
         string path = Path.Combine(directory, $"pooled-{(queries ? "queries" : "documents")}-{Key(encoder, texts, queries)}.bin");
-        if (TryRead(path, texts.Count, encoder.Dimension) is float[] cached)
-        {
-            progress?.Report(texts.Count);
-            return cached;
-        }
-
-        float[] vectors = queries
-            ? encoder.EncodePooledQueries(texts, progress, cancellationToken)
-            : encoder.EncodePooledDocuments(texts, progress, cancellationToken);
-        Write(path, vectors, texts.Count, encoder.Dimension);
-        return vectors;
+        return TryRead(path, texts.Count, encoder.Dimension);
     }
 
     private static string Key(OnnxTokenEncoder encoder, IReadOnlyList<string> texts, bool queries)
@@ -84,29 +74,5 @@ internal static class PooledVectorCache
         {
             return null;
         }
-    }
-
-    private static void Write(string path, float[] vectors, int count, int dimension)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        byte[] bytes = new byte[s_magic.Length + 8 + (vectors.Length * sizeof(float))];
-        s_magic.CopyTo(bytes, 0);
-        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(s_magic.Length), count);
-        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(s_magic.Length + 4), dimension);
-        if (BitConverter.IsLittleEndian)
-        {
-            MemoryMarshal.AsBytes(vectors.AsSpan()).CopyTo(bytes.AsSpan(s_magic.Length + 8));
-        }
-        else
-        {
-            for (int i = 0; i < vectors.Length; i++)
-            {
-                BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(s_magic.Length + 8 + (i * sizeof(float))), vectors[i]);
-            }
-        }
-
-        string temporary = path + ".tmp";
-        File.WriteAllBytes(temporary, bytes);
-        File.Move(temporary, path, overwrite: true);
     }
 }

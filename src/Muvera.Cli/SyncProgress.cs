@@ -12,6 +12,12 @@ internal sealed class SyncProgress(IProgress<long> target, long offset = 0) : IP
     public void Report(int value) => target.Report(offset + value);
 }
 
+/// <summary>Shows a <see cref="MuveraIndex"/> operation's progress on a bar of its items.</summary>
+internal sealed class IndexProgress(IProgress<long> target) : IProgress<MuveraProgress>
+{
+    public void Report(MuveraProgress value) => target.Report(value.Completed);
+}
+
 /// <summary>A thread-safe step counter that reports to a bar.</summary>
 internal sealed class StepCounter(IProgress<long> target)
 {

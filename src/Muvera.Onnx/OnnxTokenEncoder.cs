@@ -283,7 +283,7 @@ public sealed class OnnxTokenEncoder : IDisposable
     {
         ArgumentNullException.ThrowIfNull(query);
         ReadOnlyMultiVector result = default;
-        Encode([query], nameof(query), single: true, query: true, pooled: false, null, (_, vectors) => result = new ReadOnlyMultiVector(vectors, Dimension), CancellationToken.None);
+        Encode([query], nameof(query), single: true, query: true, Outputs.Tokens, null, (_, tokens, _) => result = new ReadOnlyMultiVector(tokens!, Dimension), CancellationToken.None);
         return result;
     }
 
@@ -308,7 +308,7 @@ public sealed class OnnxTokenEncoder : IDisposable
     public ReadOnlyMultiVector[] EncodeQueries(IReadOnlyList<string> queries, IProgress<int>? progress, CancellationToken cancellationToken)
     {
         var results = new ReadOnlyMultiVector[queries?.Count ?? 0];
-        Encode(queries!, nameof(queries), single: false, query: true, pooled: false, progress, (i, vectors) => results[i] = new ReadOnlyMultiVector(vectors, Dimension), cancellationToken);
+        Encode(queries!, nameof(queries), single: false, query: true, Outputs.Tokens, progress, (i, tokens, _) => results[i] = new ReadOnlyMultiVector(tokens!, Dimension), cancellationToken);
         return results;
     }
 
@@ -323,7 +323,7 @@ public sealed class OnnxTokenEncoder : IDisposable
     {
         ArgumentNullException.ThrowIfNull(document);
         ReadOnlyMultiVector result = default;
-        Encode([document], nameof(document), single: true, query: false, pooled: false, null, (_, vectors) => result = new ReadOnlyMultiVector(vectors, Dimension), CancellationToken.None);
+        Encode([document], nameof(document), single: true, query: false, Outputs.Tokens, null, (_, tokens, _) => result = new ReadOnlyMultiVector(tokens!, Dimension), CancellationToken.None);
         return result;
     }
 
@@ -342,7 +342,7 @@ public sealed class OnnxTokenEncoder : IDisposable
     /// <returns>One multi-vector per document, in input order.</returns>
     /// <remarks>Every document is tokenized (and checked) before the first model run. Memory: the results, about
     /// tokens × <see cref="Dimension"/> × 4 bytes (≈ 390 KB for a 256-token MiniLM document); use
-    /// <see cref="AddDocuments"/> or <see cref="EmbeddingCache"/> for corpora that should not stay on the heap.</remarks>
+    /// <see cref="AddDocuments(IReadOnlyList{string}, MultiVectorStore, IProgress{int}, CancellationToken)"/> or <see cref="EmbeddingCache"/> for corpora that should not stay on the heap.</remarks>
     /// <exception cref="ArgumentNullException"><paramref name="documents"/> is null.</exception>
     /// <exception cref="ArgumentException">A document is null or has no tokens; the message names its index.</exception>
     /// <exception cref="OperationCanceledException">Cancelled.</exception>
@@ -350,7 +350,7 @@ public sealed class OnnxTokenEncoder : IDisposable
     public ReadOnlyMultiVector[] EncodeDocuments(IReadOnlyList<string> documents, IProgress<int>? progress, CancellationToken cancellationToken)
     {
         var results = new ReadOnlyMultiVector[documents?.Count ?? 0];
-        Encode(documents!, nameof(documents), single: false, query: false, pooled: false, progress, (i, vectors) => results[i] = new ReadOnlyMultiVector(vectors, Dimension), cancellationToken);
+        Encode(documents!, nameof(documents), single: false, query: false, Outputs.Tokens, progress, (i, tokens, _) => results[i] = new ReadOnlyMultiVector(tokens!, Dimension), cancellationToken);
         return results;
     }
 
@@ -368,10 +368,10 @@ public sealed class OnnxTokenEncoder : IDisposable
     /// <exception cref="OperationCanceledException">Cancelled.</exception>
     /// <exception cref="ObjectDisposedException">The encoder has been disposed.</exception>
     public int AddDocuments(IReadOnlyList<string> documents, MultiVectorStore store, IProgress<int>? progress, CancellationToken cancellationToken) =>
-        AddToStore(documents, nameof(documents), query: false, store, progress, cancellationToken);
+        AddToStore(documents, nameof(documents), query: false, store, null, "pooled", progress, cancellationToken);
 
     /// <summary>Encodes queries and appends them to <paramref name="store"/> in input order (see
-    /// <see cref="AddDocuments"/>).</summary>
+    /// <see cref="AddDocuments(IReadOnlyList{string}, MultiVectorStore, IProgress{int}, CancellationToken)"/>).</summary>
     /// <param name="queries">The query texts.</param>
     /// <param name="store">A writable store of dimension <see cref="Dimension"/>.</param>
     /// <param name="progress">Receives the number of queries encoded so far after each batch, or null.</param>
@@ -383,7 +383,7 @@ public sealed class OnnxTokenEncoder : IDisposable
     /// <exception cref="OperationCanceledException">Cancelled.</exception>
     /// <exception cref="ObjectDisposedException">The encoder has been disposed.</exception>
     public int AddQueries(IReadOnlyList<string> queries, MultiVectorStore store, IProgress<int>? progress, CancellationToken cancellationToken) =>
-        AddToStore(queries, nameof(queries), query: true, store, progress, cancellationToken);
+        AddToStore(queries, nameof(queries), query: true, store, null, "pooled", progress, cancellationToken);
 
     /// <summary>The model's single-vector embedding of a query: the mean of its attended output rows (padding and
     /// unattended [MASK] excluded), L2-normalised when <see cref="ColbertConventions.Normalize"/> is set. For
@@ -397,7 +397,7 @@ public sealed class OnnxTokenEncoder : IDisposable
     {
         ArgumentNullException.ThrowIfNull(query);
         float[] result = [];
-        Encode([query], nameof(query), single: true, query: true, pooled: true, null, (_, vector) => result = vector, CancellationToken.None);
+        Encode([query], nameof(query), single: true, query: true, Outputs.Pooled, null, (_, _, pooled) => result = pooled!, CancellationToken.None);
         return result;
     }
 
@@ -413,7 +413,7 @@ public sealed class OnnxTokenEncoder : IDisposable
     public float[] EncodePooledQueries(IReadOnlyList<string> queries, IProgress<int>? progress, CancellationToken cancellationToken)
     {
         float[] results = new float[(long)(queries?.Count ?? 0) * Dimension];
-        Encode(queries!, nameof(queries), single: false, query: true, pooled: true, progress, (i, vector) => vector.CopyTo(results, (long)i * Dimension), cancellationToken);
+        Encode(queries!, nameof(queries), single: false, query: true, Outputs.Pooled, progress, (i, _, pooled) => pooled!.CopyTo(results, (long)i * Dimension), cancellationToken);
         return results;
     }
 
@@ -429,9 +429,80 @@ public sealed class OnnxTokenEncoder : IDisposable
     public float[] EncodePooledDocuments(IReadOnlyList<string> documents, IProgress<int>? progress, CancellationToken cancellationToken)
     {
         float[] results = new float[(long)(documents?.Count ?? 0) * Dimension];
-        Encode(documents!, nameof(documents), single: false, query: false, pooled: true, progress, (i, vector) => vector.CopyTo(results, (long)i * Dimension), cancellationToken);
+        Encode(documents!, nameof(documents), single: false, query: false, Outputs.Pooled, progress, (i, _, pooled) => pooled!.CopyTo(results, (long)i * Dimension), cancellationToken);
         return results;
     }
+
+    /// <summary>Token vectors and mean-pooled vectors of documents from one model run per batch (see
+    /// <see cref="EncodeDocuments(IReadOnlyList{string}, IProgress{int}, CancellationToken)"/> and
+    /// <see cref="EncodePooledDocuments"/>).</summary>
+    /// <param name="documents">The document texts.</param>
+    /// <param name="progress">Receives the number of documents encoded so far after each batch, or null.</param>
+    /// <param name="cancellationToken">Cancels between batches and inside a model run.</param>
+    /// <returns>Both encodings, in input order.</returns>
+    /// <remarks>Both come from the same output rows: the token vectors equal <see cref="EncodeDocuments(IReadOnlyList{string}, IProgress{int}, CancellationToken)"/>'s
+    /// and the pooled vectors <see cref="EncodePooledDocuments"/>'s (bit for bit under the same settings: the batches are
+    /// the same), at the cost of one of them. Pooling reads the raw rows of every attended position, so it does not
+    /// depend on <see cref="ColbertConventions.KeepSpecialTokens"/> or the skipped tokens.</remarks>
+    /// <exception cref="ArgumentNullException"><paramref name="documents"/> is null.</exception>
+    /// <exception cref="ArgumentException">A document is null or has no tokens; the message names its index.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    /// <exception cref="ObjectDisposedException">The encoder has been disposed.</exception>
+    public TokenAndPooledVectors EncodeDocumentsWithPooled(IReadOnlyList<string> documents, IProgress<int>? progress, CancellationToken cancellationToken) =>
+        EncodeWithPooled(documents, nameof(documents), query: false, progress, cancellationToken);
+
+    /// <summary>Token vectors and mean-pooled vectors of queries from one model run per batch (see
+    /// <see cref="EncodeDocumentsWithPooled"/>).</summary>
+    /// <param name="queries">The query texts.</param>
+    /// <param name="progress">Receives the number of queries encoded so far after each batch, or null.</param>
+    /// <param name="cancellationToken">Cancels between batches and inside a model run.</param>
+    /// <returns>Both encodings, in input order.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="queries"/> is null.</exception>
+    /// <exception cref="ArgumentException">A query is null or has no tokens; the message names its index.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    /// <exception cref="ObjectDisposedException">The encoder has been disposed.</exception>
+    public TokenAndPooledVectors EncodeQueriesWithPooled(IReadOnlyList<string> queries, IProgress<int>? progress, CancellationToken cancellationToken) =>
+        EncodeWithPooled(queries, nameof(queries), query: true, progress, cancellationToken);
+
+    /// <summary>Encodes documents, appends their token vectors to <paramref name="store"/> and writes their mean-pooled
+    /// vectors into <paramref name="pooled"/>, from one model run per batch (see
+    /// <see cref="AddDocuments(IReadOnlyList{string}, MultiVectorStore, IProgress{int}, CancellationToken)"/> and
+    /// <see cref="EncodeDocumentsWithPooled"/>).</summary>
+    /// <param name="documents">The document texts.</param>
+    /// <param name="store">A writable store of dimension <see cref="Dimension"/>.</param>
+    /// <param name="pooled">Exactly <c>documents.Count × Dimension</c> floats; row i receives document i's pooled
+    /// vector.</param>
+    /// <param name="progress">Receives the number of documents encoded so far after each batch, or null.</param>
+    /// <param name="cancellationToken">Cancels between batches and inside a model run.</param>
+    /// <returns>The store id of the first document; document i gets id <c>returned + i</c>.</returns>
+    /// <remarks>Only one window of 1,024 documents' token vectors waits in memory before it is appended. After a
+    /// cancellation or failure the store keeps the windows appended so far, and <paramref name="pooled"/> their rows.</remarks>
+    /// <exception cref="ArgumentNullException"><paramref name="documents"/> or <paramref name="store"/> is null.</exception>
+    /// <exception cref="ArgumentException">The store's dimension differs, <paramref name="pooled"/> has another length,
+    /// or a document is null or has no tokens.</exception>
+    /// <exception cref="InvalidOperationException">The store is read-only (loaded from a file).</exception>
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    /// <exception cref="ObjectDisposedException">The encoder has been disposed.</exception>
+    public int AddDocuments(IReadOnlyList<string> documents, MultiVectorStore store, Memory<float> pooled, IProgress<int>? progress, CancellationToken cancellationToken) =>
+        AddToStore(documents, nameof(documents), query: false, store, pooled, nameof(pooled), progress, cancellationToken);
+
+    /// <summary>Encodes queries, appends their token vectors to <paramref name="store"/> and writes their mean-pooled
+    /// vectors into <paramref name="pooled"/>, from one model run per batch (see
+    /// <see cref="AddDocuments(IReadOnlyList{string}, MultiVectorStore, Memory{float}, IProgress{int}, CancellationToken)"/>).</summary>
+    /// <param name="queries">The query texts.</param>
+    /// <param name="store">A writable store of dimension <see cref="Dimension"/>.</param>
+    /// <param name="pooled">Exactly <c>queries.Count × Dimension</c> floats; row i receives query i's pooled vector.</param>
+    /// <param name="progress">Receives the number of queries encoded so far after each batch, or null.</param>
+    /// <param name="cancellationToken">Cancels between batches and inside a model run.</param>
+    /// <returns>The store id of the first query.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="queries"/> or <paramref name="store"/> is null.</exception>
+    /// <exception cref="ArgumentException">The store's dimension differs, <paramref name="pooled"/> has another length,
+    /// or a query is null or has no tokens.</exception>
+    /// <exception cref="InvalidOperationException">The store is read-only (loaded from a file).</exception>
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    /// <exception cref="ObjectDisposedException">The encoder has been disposed.</exception>
+    public int AddQueries(IReadOnlyList<string> queries, MultiVectorStore store, Memory<float> pooled, IProgress<int>? progress, CancellationToken cancellationToken) =>
+        AddToStore(queries, nameof(queries), query: true, store, pooled, nameof(pooled), progress, cancellationToken);
 
     /// <summary>Releases the ONNX Runtime session. Idempotent; never throws.</summary>
     public void Dispose()
@@ -446,24 +517,59 @@ public sealed class OnnxTokenEncoder : IDisposable
     internal TokenizedText Tokenize(string text, bool query) =>
         query ? _tokenizer.TokenizeQuery(text, "text", nameof(text)) : _tokenizer.TokenizeDocument(text, "text", nameof(text));
 
-    private int AddToStore(IReadOnlyList<string> texts, string paramName, bool query, MultiVectorStore store, IProgress<int>? progress, CancellationToken cancellationToken)
+    private int AddToStore(IReadOnlyList<string> texts, string paramName, bool query, MultiVectorStore store, Memory<float>? pooled,
+        string pooledName, IProgress<int>? progress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(texts, paramName);
         if (store.Dimension != Dimension)
         {
             throw new ArgumentException($"{nameof(store)} has dimension {store.Dimension}, but the encoder's vectors have {Dimension}.", nameof(store));
         }
 
+        if (pooled is { } destination && destination.Length != (long)texts.Count * Dimension)
+        {
+            throw new ArgumentException($"{pooledName} has length {destination.Length}, but {texts.Count} texts × dimension {Dimension} need {(long)texts.Count * Dimension}.", pooledName);
+        }
+
         int first = store.Count;
-        Encode(texts, paramName, single: false, query, pooled: false, progress, (_, vectors) => store.Add(vectors), cancellationToken);
+        if (pooled is { } target)
+        {
+            int d = Dimension;
+            Encode(texts, paramName, single: false, query, Outputs.Tokens | Outputs.Pooled, progress, (i, tokens, vector) =>
+            {
+                store.Add(tokens!);
+                vector.AsSpan().CopyTo(target.Span.Slice(i * d, d));
+            }, cancellationToken);
+        }
+        else
+        {
+            Encode(texts, paramName, single: false, query, Outputs.Tokens, progress, (_, tokens, _) => store.Add(tokens!), cancellationToken);
+        }
+
         return first;
+    }
+
+    private TokenAndPooledVectors EncodeWithPooled(IReadOnlyList<string> texts, string paramName, bool query, IProgress<int>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(texts, paramName);
+        int d = Dimension;
+        var tokens = new ReadOnlyMultiVector[texts.Count];
+        float[] pooled = new float[(long)texts.Count * d];
+        Encode(texts, paramName, single: false, query, Outputs.Tokens | Outputs.Pooled, progress, (i, vectors, vector) =>
+        {
+            tokens[i] = new ReadOnlyMultiVector(vectors!, d);
+            vector.AsSpan().CopyTo(pooled.AsSpan(i * d, d));
+        }, cancellationToken);
+        return new TokenAndPooledVectors(tokens, pooled, d);
     }
 
     // The one pipeline behind every encode method: tokenize (and check) every text, then, window by window, sort by
     // length, run batches, and hand each text's result to the sink in input order. A single-text method (single) names
-    // its parameter in errors; a list method names the element ("documents[3]").
-    private void Encode(IReadOnlyList<string> texts, string paramName, bool single, bool query, bool pooled, IProgress<int>? progress,
-        Action<int, float[]> sink, CancellationToken cancellationToken)
+    // its parameter in errors; a list method names the element ("documents[3]"). Token and pooled vectors come from the
+    // same output rows, so asking for both costs one model run per batch, not two.
+    private void Encode(IReadOnlyList<string> texts, string paramName, bool single, bool query, Outputs outputs, IProgress<int>? progress,
+        ResultSink sink, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(texts, paramName);
         ThrowIfDisposed();
@@ -494,24 +600,29 @@ public sealed class OnnxTokenEncoder : IDisposable
                 Array.Sort(order, (a, b) => tokenized[a].Length != tokenized[b].Length ? tokenized[b].Length.CompareTo(tokenized[a].Length) : a.CompareTo(b));
             }
 
-            float[][] results = new float[count][];
+            var tokenResults = new float[]?[count];
+            var pooledResults = new float[]?[count];
             for (int b = 0; b < count; b += batchSize)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 int[] batch = order[b..Math.Min(b + batchSize, count)];
-                RunBatch(tokenized, batch, pooled, (index, vectors) => results[index - start] = vectors, cancellationToken);
+                RunBatch(tokenized, batch, outputs, (index, tokens, pooled) =>
+                {
+                    tokenResults[index - start] = tokens;
+                    pooledResults[index - start] = pooled;
+                }, cancellationToken);
                 done += batch.Length;
                 progress?.Report(done);
             }
 
             for (int i = 0; i < count; i++)
             {
-                sink(start + i, results[i]);
+                sink(start + i, tokenResults[i], pooledResults[i]);
             }
         }
     }
 
-    private void RunBatch(TokenizedText[] tokenized, int[] batch, bool pooled, Action<int, float[]> sink, CancellationToken cancellationToken)
+    private void RunBatch(TokenizedText[] tokenized, int[] batch, Outputs wanted, ResultSink sink, CancellationToken cancellationToken)
     {
         int rows = batch.Length;
         int length = batch.Max(i => tokenized[i].Length);
@@ -553,7 +664,7 @@ public sealed class OnnxTokenEncoder : IDisposable
 
             using (outputs)
             {
-                Extract(outputs[0], tokenized, batch, length, pooled, sink);
+                Extract(outputs[0], tokenized, batch, length, wanted, sink);
             }
         }
         finally
@@ -565,7 +676,7 @@ public sealed class OnnxTokenEncoder : IDisposable
         }
     }
 
-    private void Extract(OrtValue output, TokenizedText[] tokenized, int[] batch, int length, bool pooled, Action<int, float[]> sink)
+    private void Extract(OrtValue output, TokenizedText[] tokenized, int[] batch, int length, Outputs wanted, ResultSink sink)
     {
         int d = Dimension;
         long[] shape = output.GetTensorTypeAndShape().Shape;
@@ -580,50 +691,62 @@ public sealed class OnnxTokenEncoder : IDisposable
         {
             TokenizedText text = tokenized[batch[r]];
             ReadOnlySpan<float> sequence = data.Slice(r * length * d, length * d);
-            float[] result;
-            if (pooled)
+            float[]? pooled = null;
+            float[]? tokens = null;
+            if ((wanted & Outputs.Pooled) != 0)
             {
-                result = new float[d];
+                // The mean of every attended row (special tokens and attended [MASK] included, padding excluded) of the
+                // raw output, normalised after pooling: sentence-transformers' mean pooling, independent of which rows
+                // become token vectors and of their own normalisation.
+                pooled = new float[d];
                 int attended = 0;
                 for (int p = 0; p < text.Length; p++)
                 {
                     if (text.IsAttended(p))
                     {
-                        TensorPrimitives.Add(result, sequence.Slice(p * d, d), result);
+                        TensorPrimitives.Add(pooled, sequence.Slice(p * d, d), pooled);
                         attended++;
                     }
                 }
 
-                TensorPrimitives.Divide(result, attended, result);
+                TensorPrimitives.Divide(pooled, attended, pooled);
                 if (normalize)
                 {
-                    NormalizeRow(result);
+                    NormalizeRow(pooled);
                 }
+
+                ThrowIfNotFinite(pooled, batch[r]);
             }
-            else
+
+            if ((wanted & Outputs.Tokens) != 0)
             {
                 int[] positions = text.VectorPositions;
-                result = new float[positions.Length * d];
+                tokens = new float[positions.Length * d];
                 for (int k = 0; k < positions.Length; k++)
                 {
-                    Span<float> row = result.AsSpan(k * d, d);
+                    Span<float> row = tokens.AsSpan(k * d, d);
                     sequence.Slice(positions[k] * d, d).CopyTo(row);
                     if (normalize)
                     {
                         NormalizeRow(row);
                     }
                 }
+
+                ThrowIfNotFinite(tokens, batch[r]);
             }
 
-            for (int i = 0; i < result.Length; i++)
+            sink(batch[r], tokens, pooled);
+        }
+    }
+
+    private void ThrowIfNotFinite(float[] result, int text)
+    {
+        for (int i = 0; i < result.Length; i++)
+        {
+            if (!float.IsFinite(result[i]))
             {
-                if (!float.IsFinite(result[i]))
-                {
-                    throw new InvalidDataException($"{_source} produced a non-finite value ({result[i]}) for text {batch[r]}.");
-                }
+                throw new InvalidDataException($"{_source} produced a non-finite value ({result[i]}) for text {text}.");
             }
-
-            sink(batch[r], result);
         }
     }
 
@@ -793,4 +916,14 @@ public sealed class OnnxTokenEncoder : IDisposable
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+    // Receives one text's results in input order: its token vectors and its pooled vector, each null unless asked for.
+    private delegate void ResultSink(int index, float[]? tokens, float[]? pooled);
+
+    [Flags]
+    private enum Outputs
+    {
+        Tokens = 1,
+        Pooled = 2,
+    }
 }

@@ -4,7 +4,7 @@ using System.Collections.Generic;
 
 namespace Muvera;
 
-/// <summary>The result of <see cref="MuveraIndex.Calibrate"/>: the smallest candidate count N whose reranked top-k
+/// <summary>The result of <see cref="MuveraIndex.Calibrate(System.Collections.Generic.IReadOnlyList{ReadOnlyMultiVector}, int, double)"/>: the smallest candidate count N whose reranked top-k
 /// found, on the sample queries, at least the target share of the exact Chamfer top-k.</summary>
 /// <param name="K">The k the recall was measured at.</param>
 /// <param name="TargetRecall">The requested recall of the exact top-k.</param>

@@ -9,7 +9,7 @@ namespace Muvera;
 
 public sealed partial class MuveraIndex
 {
-    /// <summary>The largest candidate count <see cref="Calibrate"/> examines.</summary>
+    /// <summary>The largest candidate count <see cref="Calibrate(IReadOnlyList{ReadOnlyMultiVector}, int, double)"/> examines.</summary>
     public const int MaxCalibrationCandidates = 10_000;
 
     /// <summary>Calibrates the candidate count N for a target recall of the exact top-k: for each sample query the
@@ -32,7 +32,26 @@ public sealed partial class MuveraIndex
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> is not positive or
     /// <paramref name="targetRecall"/> is outside (0, 1].</exception>
     /// <exception cref="InvalidOperationException">The index has no documents.</exception>
-    public MuveraCalibration Calibrate(IReadOnlyList<ReadOnlyMultiVector> sampleQueries, int k, double targetRecall)
+    public MuveraCalibration Calibrate(IReadOnlyList<ReadOnlyMultiVector> sampleQueries, int k, double targetRecall) =>
+        Calibrate(sampleQueries, k, targetRecall, null);
+
+    /// <summary>Calibrates the candidate count N for a target recall of the exact top-k, with progress (see
+    /// <see cref="Calibrate(IReadOnlyList{ReadOnlyMultiVector}, int, double)"/>).</summary>
+    /// <param name="sampleQueries">Queries like the ones the index will serve (tens to hundreds).</param>
+    /// <param name="k">The k the recall is measured at (positive).</param>
+    /// <param name="targetRecall">The target, in (0, 1].</param>
+    /// <param name="progress">Receives <see cref="MuveraProgressStage.Calibrating"/> reports, or null: after each
+    /// sample query's exact and FDE rankings (the bulk of the cost), then <c>Completed == Total</c> once the calibration
+    /// is stored. Called on this thread while the index is read-locked: a handler must not call this index's writing
+    /// methods synchronously (they would wait for the calibration, which waits for the handler).</param>
+    /// <returns>The calibration.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="sampleQueries"/> is null.</exception>
+    /// <exception cref="ArgumentException">No sample queries, or a query is empty, of the wrong dimension or has a
+    /// bad value.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> is not positive or
+    /// <paramref name="targetRecall"/> is outside (0, 1].</exception>
+    /// <exception cref="InvalidOperationException">The index has no documents.</exception>
+    public MuveraCalibration Calibrate(IReadOnlyList<ReadOnlyMultiVector> sampleQueries, int k, double targetRecall, IProgress<MuveraProgress>? progress)
     {
         ArgumentNullException.ThrowIfNull(sampleQueries);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
@@ -97,6 +116,11 @@ public sealed partial class MuveraIndex
                 {
                     ranks.Add((position.TryGetValue(hit.Id, out int rank) ? rank : int.MaxValue, weight));
                 }
+
+                if (q + 1 < sampleQueries.Count)
+                {
+                    progress?.Report(new MuveraProgress(MuveraProgressStage.Calibrating, q + 1, sampleQueries.Count));
+                }
             }
         }
         finally
@@ -156,6 +180,7 @@ public sealed partial class MuveraIndex
 
         var calibration = new MuveraCalibration(k, targetRecall, chosen, RecallAt(chosen), sampleQueries.Count, live, curve);
         Volatile.Write(ref _calibration, calibration);
+        progress?.Report(new MuveraProgress(MuveraProgressStage.Calibrating, sampleQueries.Count, sampleQueries.Count));
         return calibration;
     }
 

@@ -24,7 +24,7 @@ namespace Muvera;
 /// <see cref="MuveraIndexOptions.CompactOnSaveFraction"/>) rebuilds both without deleted documents.</para>
 /// <para>Thread safety: any number of searches may run concurrently with each other and with one writer
 /// (<see cref="Add"/>, <see cref="AddRange(IReadOnlyList{string}, IReadOnlyList{ReadOnlyMultiVector})"/>,
-/// <see cref="Delete"/>, <see cref="Update"/>, <see cref="Compact"/>, <see cref="Calibrate"/>); a search sees the index
+/// <see cref="Delete"/>, <see cref="Update"/>, <see cref="Compact"/>, <see cref="Calibrate(IReadOnlyList{ReadOnlyMultiVector}, int, double)"/>); a search sees the index
 /// either before or after a write, never in between. Encoding happens outside the lock, so writers block searches
 /// only while their FDEs and tokens are appended.</para>
 /// <para>Persistence: <see cref="Save(string, MuveraSaveOptions)"/> writes a directory that <see cref="Load(string)"/> reads back, safely while other processes load it (one writer at a time, any number of readers); see
@@ -74,6 +74,10 @@ public sealed partial class MuveraIndex : IDisposable
     /// trains on a sample of all its documents' tokens.</summary>
     public const int PartitionTrainingDocuments = 1024;
 
+    /// <summary>How many documents <see cref="AddRange(IReadOnlyList{string}, IReadOnlyList{ReadOnlyMultiVector}, ParallelOptions, IProgress{MuveraProgress})"/>
+    /// encodes between two progress reports (256).</summary>
+    public const int ProgressStep = 256;
+
     /// <summary>The FDE encoder (use it to encode queries elsewhere; it is immutable and thread-safe).</summary>
     /// <exception cref="InvalidOperationException">The index has learned partitions that are not trained yet
     /// (<see cref="IsTrained"/> is false).</exception>
@@ -111,7 +115,7 @@ public sealed partial class MuveraIndex : IDisposable
     /// <summary>The number of deleted documents still taking space (until <see cref="Compact"/>).</summary>
     public int DeletedCount => Volatile.Read(ref _deleted);
 
-    /// <summary>The calibration stored with the index (<see cref="Calibrate"/>), or null.</summary>
+    /// <summary>The calibration stored with the index (<see cref="Calibrate(IReadOnlyList{ReadOnlyMultiVector}, int, double)"/>), or null.</summary>
     public MuveraCalibration? Calibration => Volatile.Read(ref _calibration);
 
     /// <summary>The scorer used for reranking and exact search (default: a <see cref="CpuChamferScorer"/> on every core).
@@ -312,7 +316,27 @@ public sealed partial class MuveraIndex : IDisposable
     /// <param name="documents">Their token vectors, one per id.</param>
     /// <param name="parallelOptions">Thread limit and cancellation token; a cancelled call changes nothing.</param>
     /// <exception cref="OperationCanceledException">The token was cancelled (the index is unchanged).</exception>
-    public void AddRange(IReadOnlyList<string> ids, IReadOnlyList<ReadOnlyMultiVector> documents, ParallelOptions parallelOptions)
+    public void AddRange(IReadOnlyList<string> ids, IReadOnlyList<ReadOnlyMultiVector> documents, ParallelOptions parallelOptions) =>
+        AddRange(ids, documents, parallelOptions, null);
+
+    /// <summary>Adds documents with a thread limit, cancellation and progress (see
+    /// <see cref="AddRange(IReadOnlyList{string}, IReadOnlyList{ReadOnlyMultiVector})"/>): still all or nothing.</summary>
+    /// <param name="ids">Their ids (unique, not present yet, not null or empty, well-formed UTF-16).</param>
+    /// <param name="documents">Their token vectors, one per id.</param>
+    /// <param name="parallelOptions">Thread limit and cancellation token; a cancelled call changes nothing (the token
+    /// is also checked between steps of <see cref="ProgressStep"/> documents).</param>
+    /// <param name="progress">Receives <see cref="MuveraProgressStage.AddingDocuments"/> reports, or null: after every
+    /// <see cref="ProgressStep"/> documents' FDEs are encoded, then <c>Completed == Total</c> once the documents are
+    /// added (an index whose partitions are not trained yet makes only that last report). Called on this thread,
+    /// outside the index's lock.</param>
+    /// <remarks>Encoding in steps gives the same FDEs as one call (each depends only on its document); the documents
+    /// are appended at once at the end, so searches never see part of the call.</remarks>
+    /// <exception cref="ArgumentNullException">A list or <paramref name="parallelOptions"/> is null.</exception>
+    /// <exception cref="ArgumentException">The lists differ in length, or a duplicate, empty or malformed id, an empty
+    /// document, a wrong dimension or a bad value (the message names the id and its position).</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled (the index is unchanged).</exception>
+    public void AddRange(IReadOnlyList<string> ids, IReadOnlyList<ReadOnlyMultiVector> documents, ParallelOptions parallelOptions,
+        IProgress<MuveraProgress>? progress)
     {
         ArgumentNullException.ThrowIfNull(ids);
         ArgumentNullException.ThrowIfNull(documents);
@@ -347,15 +371,18 @@ public sealed partial class MuveraIndex : IDisposable
             ValidateDocument(documents[i], $"documents[{i}] (id \"{id}\")");
         }
 
+        // Step reports come from the first attempt only, so that a retry never makes them go backwards.
+        IProgress<MuveraProgress>? steps = progress;
         while (true)
         {
             if (Volatile.Read(ref _encoder) is null)
             {
                 AddUntrained(ids, documents, parallelOptions);
-                return;
+                break;
             }
 
-            Prepared prepared = Prepare(documents, parallelOptions);
+            Prepared prepared = Prepare(documents, parallelOptions, steps);
+            steps = null;
             _lock.EnterWriteLock();
             try
             {
@@ -368,13 +395,15 @@ public sealed partial class MuveraIndex : IDisposable
                 }
 
                 AppendUnderLock(ids, prepared, null, parallelOptions);
-                return;
+                break;
             }
             finally
             {
                 _lock.ExitWriteLock();
             }
         }
+
+        progress?.Report(new MuveraProgress(MuveraProgressStage.AddingDocuments, ids.Count, ids.Count));
     }
 
     /// <summary>Whether the token storage can take documents: always for float storage; for int8 or residual storage
@@ -1004,11 +1033,35 @@ public sealed partial class MuveraIndex : IDisposable
     // Tokens as the store will hold them (normalised, rounded to half, or encoded and decoded by the codec) and their
     // FDEs (none before the partitions train), computed outside the lock. FDEs are encoded from the stored tokens, so
     // that a document's FDE matches what reranking reads.
-    private Prepared Prepare(IReadOnlyList<ReadOnlyMultiVector> documents, ParallelOptions parallelOptions)
+    private Prepared Prepare(IReadOnlyList<ReadOnlyMultiVector> documents, ParallelOptions parallelOptions, IProgress<MuveraProgress>? progress = null)
     {
         Prepared prepared = PrepareTokens(documents, parallelOptions);
-        float[]? fdes = Volatile.Read(ref _encoder)?.EncodeDocuments(prepared.Documents, parallelOptions);
+        FdeEncoder? encoder = Volatile.Read(ref _encoder);
+        float[]? fdes = encoder is null ? null
+            : progress is null ? encoder.EncodeDocuments(prepared.Documents, parallelOptions)
+            : EncodeInSteps(encoder, prepared.Documents, parallelOptions, progress);
         return prepared with { Fdes = fdes };
+    }
+
+    // The FDEs of documents, ProgressStep at a time, with a report after every step but the last (the caller reports
+    // Completed == Total once the documents are in).
+    private static float[] EncodeInSteps(FdeEncoder encoder, ReadOnlyMultiVector[] documents, ParallelOptions parallelOptions, IProgress<MuveraProgress> progress)
+    {
+        int width = encoder.OutputDimension;
+        float[] fdes = new float[(long)documents.Length * width];
+        for (int first = 0; first < documents.Length; first += ProgressStep)
+        {
+            parallelOptions.CancellationToken.ThrowIfCancellationRequested();
+            int count = Math.Min(ProgressStep, documents.Length - first);
+            float[] step = encoder.EncodeDocuments(new ArraySegment<ReadOnlyMultiVector>(documents, first, count), parallelOptions);
+            step.CopyTo(fdes.AsSpan(first * width));
+            if (first + count < documents.Length)
+            {
+                progress.Report(new MuveraProgress(MuveraProgressStage.AddingDocuments, first + count, documents.Length));
+            }
+        }
+
+        return fdes;
     }
 
     // Tokens as the store will hold them, without FDEs. An untrained quantized store's codec is trained here, from

@@ -96,6 +96,21 @@ public sealed class BeirEvaluationTests
     }
 
     [Test]
+    public void Run_Slice_TokensAndPooledVectorsNeverTakeTwoModelPasses()
+    {
+        // The cache folder is kept between test runs: the first run on a machine encodes, later ones read it (a cache
+        // written by an earlier version holds pooled vectors in its own file, still read). One summary line says which.
+        string[] corpusLines = [.. _log.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.StartsWith("encoding corpus: ", StringComparison.Ordinal) && l.Contains("model pass", StringComparison.Ordinal))];
+        Assert.That(corpusLines, Has.Length.EqualTo(1));
+        Assert.That(corpusLines[0], Is.AnyOf(
+            "encoding corpus: one model pass for tokens and pooled vectors",
+            "encoding corpus: tokens and pooled vectors from the cache, no model pass",
+            "encoding corpus: token vectors from the cache, one model pass for pooled vectors",
+            "encoding corpus: pooled vectors from an older cache file, no model pass for them"));
+        Assert.That(_log, Does.Not.Contain("pooled document vectors"), "no second pass over the corpus for the pooled mode");
+    }
+
+    [Test]
     public void Run_Slice_PooledIsARealBaseline()
     {
         RunResult pooled = _report.Runs.Single(r => r.Mode == RunMode.Pooled);

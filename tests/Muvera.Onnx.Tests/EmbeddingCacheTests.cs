@@ -100,6 +100,89 @@ public sealed class EmbeddingCacheTests
     }
 
     [Test]
+    public void GetOrEncodeDocumentsWithPooled_EmptyCache_OnePassThenHits()
+    {
+        var cache = new EmbeddingCache(_directory);
+        var reports = new List<int>();
+        float[] pooled;
+        float[][] tokens;
+        using (CachedTokenAndPooledVectors both = cache.GetOrEncodeDocumentsWithPooled(Encoder, s_documents, new SynchronousProgress(reports.Add), CancellationToken.None))
+        {
+            Assert.That((both.ModelPasses, both.TokensEncoded, both.PooledEncoded), Is.EqualTo((1, true, true)));
+            Assert.That(reports, Is.EqualTo(new[] { 3 }), "one pass over three documents");
+            Assert.That((both.Count, both.Dimension), Is.EqualTo((3, 384)));
+            pooled = both.Pooled.ToArray();
+            tokens = Tokens(both.Tokens);
+        }
+
+        Assert.That(pooled, Is.EqualTo(Encoder.EncodePooledDocuments(s_documents, null, CancellationToken.None)).Within(1e-6f));
+        Assert.That(tokens[2], Is.EqualTo(Encoder.EncodeDocuments(s_documents)[2].Span.ToArray()).Within(1e-6f));
+        string path = cache.GetDocumentsPath(Encoder, s_documents);
+        Assert.That(File.Exists(Path.ChangeExtension(path, ".pooled")), Is.True);
+
+        reports.Clear();
+        using (CachedTokenAndPooledVectors again = cache.GetOrEncodeDocumentsWithPooled(Encoder, s_documents, new SynchronousProgress(reports.Add), CancellationToken.None))
+        {
+            Assert.That((again.ModelPasses, again.TokensEncoded, again.PooledEncoded), Is.EqualTo((0, false, false)));
+            Assert.That(reports, Is.Empty);
+            Assert.That(again.Pooled.ToArray(), Is.EqualTo(pooled), "bit-identical float32 vectors");
+            Assert.That(again.GetPooled(1).ToArray(), Is.EqualTo(pooled[384..768]));
+            Assert.That(Tokens(again.Tokens), Is.EqualTo(tokens));
+        }
+
+        // The token store is the one the tokens-only method reads: a hit there too.
+        using MultiVectorStore store = cache.GetOrEncodeDocuments(Encoder, s_documents, new SynchronousProgress(reports.Add), CancellationToken.None);
+        Assert.That(reports, Is.Empty);
+        Assert.That(Directory.GetFiles(_directory, "*.tmp"), Is.Empty);
+    }
+
+    [Test]
+    public void GetOrEncodeQueriesWithPooled_OnlyTokenStoreCached_OnePooledOnlyPass()
+    {
+        var cache = new EmbeddingCache(_directory);
+        string[] queries = ["zinc", "vitamin b12 deficiency"];
+        cache.GetOrEncodeQueries(Encoder, queries, null, CancellationToken.None).Dispose();
+        using CachedTokenAndPooledVectors both = cache.GetOrEncodeQueriesWithPooled(Encoder, queries, null, CancellationToken.None);
+        Assert.That((both.ModelPasses, both.TokensEncoded, both.PooledEncoded), Is.EqualTo((1, false, true)));
+        Assert.That(both.Pooled.ToArray(), Is.EqualTo(Encoder.EncodePooledQueries(queries, null, CancellationToken.None)).Within(1e-6f));
+    }
+
+    [Test]
+    public void GetOrEncodeDocumentsWithPooled_CorruptPooledFile_EncodesPooledAgain()
+    {
+        var cache = new EmbeddingCache(_directory);
+        float[] first;
+        using (CachedTokenAndPooledVectors both = cache.GetOrEncodeDocumentsWithPooled(Encoder, s_documents, null, CancellationToken.None))
+        {
+            first = both.Pooled.ToArray();
+        }
+
+        string pooledPath = Path.ChangeExtension(cache.GetDocumentsPath(Encoder, s_documents), ".pooled");
+        byte[] bytes = File.ReadAllBytes(pooledPath);
+        bytes[100] ^= 0x40;
+        File.WriteAllBytes(pooledPath, bytes);
+        using (CachedTokenAndPooledVectors again = cache.GetOrEncodeDocumentsWithPooled(Encoder, s_documents, null, CancellationToken.None))
+        {
+            Assert.That((again.ModelPasses, again.TokensEncoded, again.PooledEncoded), Is.EqualTo((1, false, true)), "the checksum catches the flipped bit");
+            Assert.That(again.Pooled.ToArray(), Is.EqualTo(first).Within(1e-6f));
+        }
+
+        File.WriteAllBytes(pooledPath, bytes[..^1]);
+        using CachedTokenAndPooledVectors truncated = cache.GetOrEncodeDocumentsWithPooled(Encoder, s_documents, null, CancellationToken.None);
+        Assert.That(truncated.PooledEncoded, Is.True);
+    }
+
+    [Test]
+    public void GetOrEncodeDocumentsWithPooled_Cancelled_CachesNothing()
+    {
+        var cache = new EmbeddingCache(_directory);
+        using var cancellation = new CancellationTokenSource();
+        cancellation.Cancel();
+        Assert.That(() => cache.GetOrEncodeDocumentsWithPooled(Encoder, s_documents, null, cancellation.Token), Throws.InstanceOf<OperationCanceledException>());
+        Assert.That(Directory.GetFiles(_directory), Is.Empty);
+    }
+
+    [Test]
     public void GetOrEncodeQueries_Float16_WithinHalfPrecision()
     {
         var cache = new EmbeddingCache(_directory, StoreElementType.Float16);

@@ -203,6 +203,152 @@ public sealed class OnnxTokenEncoderTests
         Assert.That(pooled.AsSpan(384).ToArray(), Is.EqualTo(Encoder.EncodePooledQuery("fish oil and heart disease")).Within(BatchTolerance));
     }
 
+    /// <summary>Short, long (truncated) and mixed-length texts, in an order that sorting by length changes.</summary>
+    private static readonly string[] s_mixedTexts =
+    [
+        "kale",
+        string.Join(' ', Enumerable.Repeat("Plant-based diets lower blood pressure and LDL cholesterol.", 120)),
+        "fish oil and heart disease",
+        "Green tea catechins, in a randomised trial of 240 adults, lowered systolic blood pressure by 2 mmHg.",
+        "b12",
+        string.Join(' ', Enumerable.Repeat("Turmeric", 40)),
+        "Does coffee raise the risk of atrial fibrillation?",
+    ];
+
+    [Test]
+    public void EncodeDocumentsWithPooled_MixedLengths_EqualsTokenAndPooledPasses()
+    {
+        // Batches of 3 over 7 texts: several model runs, each mixing lengths.
+        using OnnxTokenEncoder encoder = OnnxTokenEncoder.CreateDefault(new OnnxEncoderSettings { BatchSize = 3 });
+        var reports = new List<int>();
+        TokenAndPooledVectors both = encoder.EncodeDocumentsWithPooled(s_mixedTexts, new SynchronousProgress(reports.Add), CancellationToken.None);
+        ReadOnlyMultiVector[] tokens = encoder.EncodeDocuments(s_mixedTexts, null, CancellationToken.None);
+        float[] pooled = encoder.EncodePooledDocuments(s_mixedTexts, null, CancellationToken.None);
+        AssertSame(both, tokens, pooled, reports);
+        Assert.That(both.Tokens[1].Count, Is.EqualTo(256), "the long text is truncated");
+    }
+
+    [Test]
+    public void EncodeQueriesWithPooled_MixedLengths_EqualsTokenAndPooledPasses()
+    {
+        using OnnxTokenEncoder encoder = OnnxTokenEncoder.CreateDefault(new OnnxEncoderSettings { BatchSize = 3 });
+        var reports = new List<int>();
+        TokenAndPooledVectors both = encoder.EncodeQueriesWithPooled(s_mixedTexts, new SynchronousProgress(reports.Add), CancellationToken.None);
+        ReadOnlyMultiVector[] tokens = encoder.EncodeQueries(s_mixedTexts, null, CancellationToken.None);
+        float[] pooled = encoder.EncodePooledQueries(s_mixedTexts, null, CancellationToken.None);
+        AssertSame(both, tokens, pooled, reports);
+        Assert.That(both.Tokens[1].Count, Is.EqualTo(32), "the long text is truncated");
+    }
+
+    [Test]
+    public void EncodeQueriesWithPooled_SingleShortText_EqualsEncodePooledQuery()
+    {
+        TokenAndPooledVectors both = Encoder.EncodeQueriesWithPooled(["zinc"], null, CancellationToken.None);
+        Assert.That(both.GetPooled(0).ToArray(), Is.EqualTo(Encoder.EncodePooledQuery("zinc")).Within(1e-6f));
+        Assert.That(both.Tokens[0].Span.ToArray(), Is.EqualTo(Encoder.EncodeQuery("zinc").Span.ToArray()).Within(1e-6f));
+        Assert.That(both.Tokens[0].Count, Is.EqualTo(3), "[CLS] zinc [SEP]");
+    }
+
+    [Test]
+    public void EncodeDocumentsWithPooled_WithoutSpecialTokens_PoolsEveryAttendedPositionAnyway()
+    {
+        // Pooling reads [CLS] and [SEP] rows even when they are not token vectors (sentence-transformers' mean pooling).
+        using OnnxTokenEncoder content = OnnxTokenEncoder.CreateDefault(ColbertConventions.MiniLM with { KeepSpecialTokens = false }, new OnnxEncoderSettings());
+        string[] texts = ["Green tea and cardiovascular risk.", "kale"];
+        TokenAndPooledVectors inner = content.EncodeDocumentsWithPooled(texts, null, CancellationToken.None);
+        TokenAndPooledVectors all = Encoder.EncodeDocumentsWithPooled(texts, null, CancellationToken.None);
+        Assert.Multiple(() =>
+        {
+            Assert.That(inner.Tokens[0].Count, Is.EqualTo(all.Tokens[0].Count - 2));
+            Assert.That(inner.Pooled.ToArray(), Is.EqualTo(all.Pooled.ToArray()).Within(1e-6f));
+            Assert.That(inner.Pooled.ToArray(), Is.EqualTo(content.EncodePooledDocuments(texts, null, CancellationToken.None)).Within(1e-6f));
+        });
+    }
+
+    [Test]
+    public void AddDocuments_WithPooled_StoreAndRowsEqualSeparatePasses()
+    {
+        using var store = new MultiVectorStore(384);
+        store.Add(new float[384]);
+        float[] pooled = new float[s_mixedTexts.Length * 384];
+        var reports = new List<int>();
+        int first = Encoder.AddDocuments(s_mixedTexts, store, pooled, new SynchronousProgress(reports.Add), CancellationToken.None);
+        Assert.That((first, store.Count), Is.EqualTo((1, 1 + s_mixedTexts.Length)));
+        Assert.That(pooled, Is.EqualTo(Encoder.EncodePooledDocuments(s_mixedTexts, null, CancellationToken.None)).Within(1e-6f));
+        Assert.That(reports, Is.Ordered.Ascending.And.Not.Empty);
+        Assert.That(reports[^1], Is.EqualTo(s_mixedTexts.Length));
+        ReadOnlyMultiVector[] tokens = Encoder.EncodeDocuments(s_mixedTexts, null, CancellationToken.None);
+        for (int i = 0; i < s_mixedTexts.Length; i++)
+        {
+            float[] stored = new float[store.TokenCountOf(first + i) * 384];
+            store.CopyTokens(first + i, stored);
+            Assert.That(stored, Is.EqualTo(tokens[i].Span.ToArray()).Within(1e-6f), $"document {i}");
+        }
+    }
+
+    [Test]
+    public void AddQueries_WithPooled_RowsEqualEncodePooledQueries()
+    {
+        using var store = new MultiVectorStore(384);
+        string[] queries = ["zinc", "vitamin b12 deficiency and dementia"];
+        float[] pooled = new float[2 * 384];
+        Assert.That(Encoder.AddQueries(queries, store, pooled, null, CancellationToken.None), Is.Zero);
+        Assert.That(pooled, Is.EqualTo(Encoder.EncodePooledQueries(queries, null, CancellationToken.None)).Within(1e-6f));
+        Assert.That(store.TokenCountOf(1), Is.EqualTo(Encoder.EncodeQuery(queries[1]).Count));
+    }
+
+    [Test]
+    public void AddDocuments_PooledOfWrongLength_ThrowsNamingItBeforeEncoding()
+    {
+        using var store = new MultiVectorStore(384);
+        var exception = Assert.Throws<ArgumentException>(() => Encoder.AddDocuments(["a", "b"], store, new float[384], null, CancellationToken.None));
+        Assert.That(exception!.ParamName, Is.EqualTo("pooled"));
+        Assert.That(exception.Message, Does.Contain("length 384").And.Contain("2 texts").And.Contain("768"));
+        Assert.That(store.Count, Is.Zero);
+    }
+
+    [Test]
+    public void TokenAndPooledVectors_GetPooledOutOfRange_Throws()
+    {
+        TokenAndPooledVectors both = Encoder.EncodeQueriesWithPooled(["zinc"], null, CancellationToken.None);
+        Assert.Multiple(() =>
+        {
+            Assert.That((both.Count, both.Dimension, both.Pooled.Length), Is.EqualTo((1, 384, 384)));
+            Assert.That(() => both.GetPooled(1), Throws.InstanceOf<ArgumentOutOfRangeException>());
+            Assert.That(() => both.GetPooled(-1), Throws.InstanceOf<ArgumentOutOfRangeException>());
+        });
+    }
+
+    [Test]
+    public void EncodeDocumentsWithPooled_Cancelled_Throws()
+    {
+        using var cancellation = new CancellationTokenSource();
+        cancellation.Cancel();
+        Assert.That(() => Encoder.EncodeDocumentsWithPooled(["kale"], null, cancellation.Token), Throws.InstanceOf<OperationCanceledException>());
+        Assert.That(() => Encoder.EncodeDocumentsWithPooled(null!, null, CancellationToken.None), Throws.ArgumentNullException.With.Property("ParamName").EqualTo("documents"));
+    }
+
+    // One pass gives what the two separate passes give: the same batches, so the same floats (tolerance only for
+    // rounding), with one progress sequence that ends at the text count.
+    private static void AssertSame(TokenAndPooledVectors both, ReadOnlyMultiVector[] tokens, float[] pooled, List<int> reports)
+    {
+        Assert.Multiple(() =>
+        {
+            Assert.That((both.Count, both.Dimension), Is.EqualTo((tokens.Length, 384)));
+            Assert.That(both.Pooled.ToArray(), Is.EqualTo(pooled).Within(1e-6f));
+            for (int i = 0; i < tokens.Length; i++)
+            {
+                Assert.That(both.Tokens[i].Count, Is.EqualTo(tokens[i].Count), $"text {i}");
+                Assert.That(both.Tokens[i].Span.ToArray(), Is.EqualTo(tokens[i].Span.ToArray()).Within(1e-6f), $"text {i}");
+                Assert.That(both.GetPooled(i).ToArray(), Is.EqualTo(pooled.AsSpan(i * 384, 384).ToArray()).Within(1e-6f), $"text {i}");
+                Assert.That(TensorPrimitives.Norm(both.GetPooled(i)), Is.EqualTo(1f).Within(1e-5f), $"text {i}");
+            }
+
+            Assert.That(reports, Is.Ordered.Ascending.And.Not.Empty);
+            Assert.That(reports[^1], Is.EqualTo(tokens.Length));
+        });
+    }
+
     [Test]
     public void EncodeQuery_ConcurrentCallers_SameResultsAsSequential()
     {

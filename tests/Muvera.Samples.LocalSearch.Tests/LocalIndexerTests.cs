@@ -118,6 +118,39 @@ public sealed class LocalIndexerTests
     }
 
     [Test]
+    public void Run_ChangedFiles_AddStageReportsFromTheIndexAreMonotoneAndEndAtThePassagesEncoded()
+    {
+        string folder = TestFolders.CopyOfBaseline();
+        var location = new LocalIndexLocation(folder);
+        foreach (string file in Directory.GetFiles(folder, "*.md"))
+        {
+            File.AppendAllText(file, "\nRevised again.\n");
+        }
+
+        var adds = new List<IndexProgress>();
+        int caller = Environment.CurrentManagedThreadId;
+        var threads = new HashSet<int>();
+        IndexReport report = new LocalIndexer(location, TestFolders.Encoder).Run(new SyncProgress(p =>
+        {
+            if (p.Stage == LocalIndexer.AddStage)
+            {
+                adds.Add(p);
+                threads.Add(Environment.CurrentManagedThreadId);
+            }
+        }), CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(report.PassagesEncoded, Is.GreaterThan(0));
+            Assert.That(adds, Is.Not.Empty);
+            Assert.That(adds.Select(p => p.Done), Is.Ordered.Ascending);
+            Assert.That(adds.Select(p => p.Total), Is.All.EqualTo(report.PassagesEncoded));
+            Assert.That(adds[^1].Done, Is.EqualTo(report.PassagesEncoded));
+            Assert.That(threads, Is.EquivalentTo(new[] { caller }), "reported synchronously on the indexing thread");
+        });
+    }
+
+    [Test]
     public void Run_CancelledWhileEncoding_PreviousIndexAndSidecarUnchangedAndSearchable()
     {
         string folder = TestFolders.CopyOfBaseline();

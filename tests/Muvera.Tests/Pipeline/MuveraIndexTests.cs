@@ -325,6 +325,96 @@ public sealed class MuveraIndexTests
     }
 
     [Test]
+    public void AddRange_WithProgress_ReportsEachStepOnTheCallersThreadAndEndsAtTotal()
+    {
+        SyntheticCorpus corpus = SyntheticCorpus.Create(600, 4, seed: 23, dimension: Dimension, tokens: 10, queryTokens: 6, topics: 40);
+        using MuveraIndex index = MuveraIndex.Create(new MuveraIndexOptions { Fde = SmallFde }, new FlatMipsBackend(FdeStorage.Float32));
+        using MuveraIndex reference = MuveraIndex.Create(new MuveraIndexOptions { Fde = SmallFde }, new FlatMipsBackend(FdeStorage.Float32));
+        var reports = new List<(MuveraProgress Progress, int Thread, int Count)>();
+        int caller = Environment.CurrentManagedThreadId;
+        index.AddRange(corpus.Ids, corpus.Documents, new ParallelOptions { MaxDegreeOfParallelism = 2 },
+            new SynchronousProgress<MuveraProgress>(p => reports.Add((p, Environment.CurrentManagedThreadId, index.Count))));
+        reference.AddRange(corpus.Ids, corpus.Documents);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(reports.Select(r => r.Progress), Is.EqualTo(new[]
+            {
+                new MuveraProgress(MuveraProgressStage.AddingDocuments, 256, 600),
+                new MuveraProgress(MuveraProgressStage.AddingDocuments, 512, 600),
+                new MuveraProgress(MuveraProgressStage.AddingDocuments, 600, 600),
+            }));
+            Assert.That(reports.Select(r => r.Thread), Is.All.EqualTo(caller));
+            Assert.That(reports.Select(r => r.Count), Is.EqualTo(new[] { 0, 0, 600 }), "documents appear at once, before the last report");
+            foreach (ReadOnlyMultiVector query in corpus.Queries)
+            {
+                var options = new MuveraSearchOptions { Candidates = 20, Rerank = false };
+                Assert.That(index.Search(query, 10, options), Is.EqualTo(reference.Search(query, 10, options)), "FDEs encoded in steps equal one call's");
+            }
+        });
+    }
+
+    [Test]
+    public void AddRange_WithProgress_SmallOrEmptyBatchReportsOnlyTheEnd()
+    {
+        using MuveraIndex index = BuildSmall(out SyntheticCorpus corpus, documents: 20);
+        var reports = new List<MuveraProgress>();
+        var good = new ReadOnlyMultiVector(TestVectors.UnitTokens(new Random(3), 4, Dimension), Dimension);
+        index.AddRange(["one", "two"], [good, good], new ParallelOptions(), new SynchronousProgress<MuveraProgress>(reports.Add));
+        index.AddRange([], [], new ParallelOptions(), new SynchronousProgress<MuveraProgress>(reports.Add));
+        Assert.That(reports, Is.EqualTo(new[]
+        {
+            new MuveraProgress(MuveraProgressStage.AddingDocuments, 2, 2),
+            new MuveraProgress(MuveraProgressStage.AddingDocuments, 0, 0),
+        }));
+        Assert.That(index.Count, Is.EqualTo(22));
+    }
+
+    [Test]
+    public void AddRange_CancelledFromProgress_LeavesTheIndexUnchangedAndNeverReportsTheEnd()
+    {
+        using MuveraIndex index = BuildSmall(out SyntheticCorpus existing, documents: 50);
+        SyntheticCorpus corpus = SyntheticCorpus.Create(600, 4, seed: 29, dimension: Dimension, tokens: 10, queryTokens: 6, topics: 40);
+        string[] ids = [.. corpus.Ids.Select(id => "new-" + id)];
+        using var cancellation = new CancellationTokenSource();
+        var reports = new List<MuveraProgress>();
+        var progress = new SynchronousProgress<MuveraProgress>(p =>
+        {
+            reports.Add(p);
+            cancellation.Cancel();
+        });
+        Assert.Catch<OperationCanceledException>(() => index.AddRange(ids, corpus.Documents, new ParallelOptions { CancellationToken = cancellation.Token }, progress));
+        Assert.Multiple(() =>
+        {
+            Assert.That(reports, Is.EqualTo(new[] { new MuveraProgress(MuveraProgressStage.AddingDocuments, 256, 600) }));
+            Assert.That(index.Count, Is.EqualTo(50));
+            Assert.That(index.Contains(ids[0]), Is.False);
+        });
+
+        // Still writable afterwards.
+        index.AddRange(ids, corpus.Documents, new ParallelOptions(), null);
+        Assert.That(index.Count, Is.EqualTo(650));
+    }
+
+    [Test]
+    public void Calibrate_WithProgress_ReportsEveryQueryInOrderAndEndsAtTotal()
+    {
+        using MuveraIndex index = BuildSmall(out SyntheticCorpus corpus, documents: 200);
+        var reports = new List<MuveraProgress>();
+        bool storedAtLastReport = false;
+        MuveraCalibration calibration = index.Calibrate(corpus.Queries, 5, 0.9, new SynchronousProgress<MuveraProgress>(p =>
+        {
+            reports.Add(p);
+            storedAtLastReport = index.Calibration is not null;
+        }));
+        int n = corpus.Queries.Length;
+        Assert.That(reports, Is.EqualTo(Enumerable.Range(1, n).Select(q => new MuveraProgress(MuveraProgressStage.Calibrating, q, n))));
+        Assert.That(storedAtLastReport, Is.True, "the last report comes after the calibration is stored");
+        Assert.That(index.Calibration, Is.SameAs(calibration));
+        Assert.That(index.Calibrate(corpus.Queries, 5, 0.9).Candidates, Is.EqualTo(calibration.Candidates), "progress changes nothing");
+    }
+
+    [Test]
     public void AddRange_IsAllOrNothing()
     {
         using MuveraIndex index = BuildSmall(out SyntheticCorpus corpus, documents: 50);
