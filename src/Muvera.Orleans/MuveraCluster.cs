@@ -293,7 +293,7 @@ public sealed class MuveraCluster
         await Task.WhenAll(calls).ConfigureAwait(false);
     }
 
-    /// <summary>Calibrates every shard's N for a target recall (<see cref="MuveraIndex.Calibrate"/> on each shard's
+    /// <summary>Calibrates every shard's N for a target recall (<see cref="MuveraIndex.Calibrate(System.Collections.Generic.IReadOnlyList{ReadOnlyMultiVector}, int, double)"/> on each shard's
     /// documents) and checkpoints it, so searches without <see cref="MuveraClusterSearchOptions.Candidates"/> use it,
     /// also after fail-over.</summary>
     /// <param name="sampleQueries">Queries like the ones the collection will serve.</param>

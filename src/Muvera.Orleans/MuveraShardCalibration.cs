@@ -4,7 +4,7 @@ using Orleans;
 
 namespace Muvera.Orleans;
 
-/// <summary>The outcome of calibrating one shard (<see cref="MuveraIndex.Calibrate"/> on the shard's documents); the
+/// <summary>The outcome of calibrating one shard (<see cref="MuveraIndex.Calibrate(System.Collections.Generic.IReadOnlyList{ReadOnlyMultiVector}, int, double)"/> on the shard's documents); the
 /// shard searches with <paramref name="Candidates"/> when a search sets no candidate count, from then on and after
 /// fail-over (the calibration is checkpointed).</summary>
 /// <param name="Shard">The shard.</param>

@@ -11,7 +11,7 @@ namespace Muvera.Orleans;
 /// travel between processes.</summary>
 /// <remarks>Every silo must register the same profile under the same name: a shard loads its checkpoint with
 /// <see cref="MuveraLoadOptions.ExpectedFde"/> set to this profile's FDE options and fails to activate when they differ.
-/// Calibration (<see cref="MuveraIndex.Calibrate"/>) is per shard and saved in its checkpoints
+/// Calibration (<see cref="MuveraIndex.Calibrate(System.Collections.Generic.IReadOnlyList{ReadOnlyMultiVector}, int, double)"/>) is per shard and saved in its checkpoints
 /// (<see cref="MuveraCluster.CalibrateAsync"/>).</remarks>
 public sealed class MuveraShardProfile
 {
