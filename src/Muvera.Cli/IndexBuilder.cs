@@ -32,6 +32,9 @@ internal sealed record BuiltIndex(MuveraIndex Index, double BuildSeconds, double
 /// <summary>Builds a <see cref="MuveraIndex"/> from a token store, under a progress bar.</summary>
 internal static class IndexBuilder
 {
+    // Documents per AddRange: 4,096 default FDEs are 671 MB of floats while they are encoded.
+    private const int AddPiece = 4096;
+
     /// <summary>Adds documents <c>0..store.Count-1</c> with ids <paramref name="ids"/>. Learned partitions are trained
     /// first, on a sample drawn from the whole corpus (<see cref="MuveraIndex.Train(IReadOnlyList{ReadOnlyMultiVector}, ParallelOptions)"/>),
     /// rather than on the first batches added. Memory is the index's own count (token bytes + FDE bytes) when the
@@ -69,11 +72,25 @@ internal static class IndexBuilder
                 trainSeconds = trainWatch.Elapsed.TotalSeconds;
             }
 
-            // One call, all or nothing; the index reports progress as it encodes the FDEs.
+            // Pieces of AddPiece documents, each reporting its progress as the index encodes its FDEs: one AddRange holds
+            // the FDEs of all its documents in one array, which for 100,000 documents of the default 40,960-float FDEs
+            // is more than an array can hold.
             corpus ??= Corpus(store);
             console.Run(description, store.Count, progress =>
             {
-                index.AddRange(ids, corpus, parallelOptions, new IndexProgress(progress));
+                for (int first = 0; first < corpus.Length; first += AddPiece)
+                {
+                    int count = Math.Min(AddPiece, corpus.Length - first);
+                    var pieceIds = new string[count];
+                    for (int i = 0; i < count; i++)
+                    {
+                        pieceIds[i] = ids[first + i];
+                    }
+
+                    index.AddRange(pieceIds, new ArraySegment<ReadOnlyMultiVector>(corpus, first, count), parallelOptions,
+                        new IndexProgress(progress, first));
+                }
+
                 return 0;
             });
             double seconds = watch.Elapsed.TotalSeconds;

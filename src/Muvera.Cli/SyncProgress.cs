@@ -13,9 +13,9 @@ internal sealed class SyncProgress(IProgress<long> target, long offset = 0) : IP
 }
 
 /// <summary>Shows a <see cref="MuveraIndex"/> operation's progress on a bar of its items.</summary>
-internal sealed class IndexProgress(IProgress<long> target) : IProgress<MuveraProgress>
+internal sealed class IndexProgress(IProgress<long> target, long offset = 0) : IProgress<MuveraProgress>
 {
-    public void Report(MuveraProgress value) => target.Report(value.Completed);
+    public void Report(MuveraProgress value) => target.Report(offset + value.Completed);
 }
 
 /// <summary>A thread-safe step counter that reports to a bar.</summary>
