@@ -9,7 +9,6 @@ using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using System.Threading.Tasks;
 using Muvera.Indexing.Codecs;
-using Muvera.Kernels;
 using Muvera.Prng;
 using Muvera.Serialization;
 using Muvera.Training;
@@ -51,8 +50,11 @@ public sealed class IvfMipsIndex : IMipsIndex
     // Rows per list segment: a multiple of every codec's block rows (16 or 1).
     private const int SegmentRows = 256;
 
-    // Rows assigned per call of the cache-blocked nearest-centroid kernel.
+    // Rows assigned (and encoded) per parallel task.
     private const int AssignChunk = 64;
+
+    // Coordinates per block of the assignment's products (8 KB of each centroid and row).
+    private const int AssignBlock = 2048;
 
     private static readonly byte[] s_magic = "MVIVFDE\0"u8.ToArray();
     private static readonly ParallelOptions s_defaultParallelOptions = new();
@@ -62,9 +64,7 @@ public sealed class IvfMipsIndex : IMipsIndex
     private FlatMipsIndex? _pending;
     private FdeCodec? _codec;
     private float[] _centroids = [];
-    private float[] _panels = [];
-    private float[] _bias = [];
-    private int _columns;
+    private float[] _halfNorms = [];
     private ListData[] _data = [];
     private int[] _listOf = [];
     private int[] _rowOf = [];
@@ -168,7 +168,7 @@ public sealed class IvfMipsIndex : IMipsIndex
                 bytes += 4L * list.Ids.Count;
             }
 
-            return bytes + (4L * (_centroids.LongLength + _panels.LongLength + _listOf.LongLength + _rowOf.LongLength)) + (_codec?.ParameterLength ?? 0);
+            return bytes + (4L * (_centroids.LongLength + _halfNorms.LongLength + _listOf.LongLength + _rowOf.LongLength)) + (_codec?.ParameterLength ?? 0);
         }
     }
 
@@ -556,7 +556,7 @@ public sealed class IvfMipsIndex : IMipsIndex
         return index;
     }
 
-    // Whether vector `id` holds what `vector` encodes to: the same list (nearest centroid) and the same codes.
+    // Whether vector `id` holds the codes `vector` encodes to.
     internal bool Stores(int id, ReadOnlySpan<float> vector)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -565,13 +565,8 @@ public sealed class IvfMipsIndex : IMipsIndex
             return _pending!.Stores(id, vector);
         }
 
-        int[] nearest = new int[1];
-        Assign(vector, nearest);
-        if (nearest[0] != _listOf[id])
-        {
-            return false;
-        }
-
+        // The list is not compared: the nearest centroid of a vector that lies (within float rounding) as near to two
+        // centroids may differ between machines of different SIMD widths, and either list serves it.
         byte[] block = new byte[_codec.BlockBytes];
         int lane = _rowOf[id] % _codec.BlockRows;
         _codec.Encode(vector, block, lane);
@@ -766,8 +761,7 @@ public sealed class IvfMipsIndex : IMipsIndex
             _codec = null;
             _data = [];
             _centroids = [];
-            _panels = [];
-            _bias = [];
+            _halfNorms = [];
             _count = pending.Count;
             throw;
         }
@@ -780,10 +774,12 @@ public sealed class IvfMipsIndex : IMipsIndex
     {
         _codec = codec;
         _centroids = centroids;
-        _columns = TokenCodecKernels.PadPanelColumns(_lists);
-        _panels = new float[(long)_columns * _dimension];
-        _bias = new float[_columns];
-        TokenCodecKernels.PackCentroidPanels(centroids, _dimension, _panels, _bias);
+        _halfNorms = new float[_lists];
+        for (int c = 0; c < _lists; c++)
+        {
+            ReadOnlySpan<float> centroid = centroids.AsSpan(c * _dimension, _dimension);
+            _halfNorms[c] = 0.5f * TensorPrimitives.Dot(centroid, centroid);
+        }
         _data = new ListData[_lists];
         for (int l = 0; l < _lists; l++)
         {
@@ -791,11 +787,43 @@ public sealed class IvfMipsIndex : IMipsIndex
         }
     }
 
-    // Nearest centroid (L2) of each row.
+    // Nearest centroid (L2) of each row: the largest ⟨x, c⟩ − ‖c‖²/2, ties to the lower list. The products are summed
+    // over blocks of AssignBlock coordinates, so that a block of every centroid (and of the rows) stays in cache while
+    // the rows are scored against it; FDEs have tens of thousands of coordinates, and streaming every centroid once
+    // per row would make assignment memory-bound.
     private void Assign(ReadOnlySpan<float> rows, Span<int> lists)
     {
-        float[] best = new float[lists.Length];
-        TokenCodecKernels.NearestCentroids(SimdDispatch.Preferred, rows, _dimension, _panels, _columns, _bias, lists, best);
+        int n = lists.Length;
+        float[] scores = new float[n * _lists];
+        for (int start = 0; start < _dimension; start += AssignBlock)
+        {
+            int length = Math.Min(AssignBlock, _dimension - start);
+            for (int c = 0; c < _lists; c++)
+            {
+                ReadOnlySpan<float> centroid = _centroids.AsSpan((c * _dimension) + start, length);
+                for (int i = 0; i < n; i++)
+                {
+                    scores[(i * _lists) + c] += TensorPrimitives.Dot(rows.Slice((i * _dimension) + start, length), centroid);
+                }
+            }
+        }
+
+        for (int i = 0; i < n; i++)
+        {
+            int best = 0;
+            float bestValue = float.NegativeInfinity;
+            for (int c = 0; c < _lists; c++)
+            {
+                float value = scores[(i * _lists) + c] - _halfNorms[c];
+                if (value > bestValue)
+                {
+                    bestValue = value;
+                    best = c;
+                }
+            }
+
+            lists[i] = best;
+        }
     }
 
     // Assigns and encodes rows (in parallel), then appends them to their lists; all or nothing.
