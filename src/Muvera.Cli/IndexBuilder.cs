@@ -125,7 +125,8 @@ internal static class IndexBuilder
 
     private static double PerToken(MuveraIndex index, MultiVectorStore store) => store.TokenCount == 0 ? 0 : index.TokenBytes / (double)store.TokenCount;
 
-    private static long WorkingSet()
+    /// <summary>The process working set after a full collection.</summary>
+    internal static long WorkingSet()
     {
         GC.Collect();
         GC.WaitForPendingFinalizers();

@@ -27,6 +27,9 @@ internal sealed record IndexSpec(IndexKind Kind, string Text, USearchOptions? US
 {
     public static IndexSpec Flat { get; } = new(IndexKind.Flat, "flat", null, null);
 
+    /// <summary>The default index of <c>bench synthetic</c>.</summary>
+    public static IndexSpec SyntheticDefault => Flat;
+
     /// <summary>A name for file names: the spec with every character other than letters, digits, '-' and '.' as '_'.</summary>
     public string Slug
     {
