@@ -410,7 +410,16 @@ internal static class SyntheticBenchmark
         }
 
         var openWatch = Stopwatch.StartNew();
-        MuveraIndex reopened = MuveraIndex.Load(directory);
+        MuveraIndex reopened;
+        try
+        {
+            reopened = MuveraIndex.Load(directory);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new CliException($"bench synthetic: the index saved in {directory} does not load: {e.Message}", e);
+        }
+
         double openSeconds = openWatch.Elapsed.TotalSeconds;
         try
         {
