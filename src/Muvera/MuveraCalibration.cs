@@ -21,6 +21,10 @@ public sealed record MuveraCalibration(int K, double TargetRecall, int Candidate
     /// mean; false when even the largest examined N fell short, and <see cref="Candidates"/> is then that N).</summary>
     public bool TargetReached => AchievedRecall >= TargetRecall - Tolerance;
 
+    /// <summary>The lists an inverted-file index scans (<see cref="MuveraSearchOptions.Probes"/>), chosen with
+    /// <see cref="Candidates"/> as the cheapest pair that reaches the target; null for other backends.</summary>
+    public int? Probes { get; init; }
+
     /// <summary>The rounding allowance of <see cref="TargetReached"/>.</summary>
     internal const double Tolerance = 1e-9;
 }

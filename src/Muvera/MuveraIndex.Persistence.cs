@@ -254,6 +254,12 @@ public sealed partial class MuveraIndex
                 Invalid(mips is not (FlatMipsIndex or QuantizedMipsIndex) || FlatMipsBackend.StorageOf(mips) != flatBackend.Storage,
                     $"the FDE file '{backend.FileName}' holds {(mips is FlatMipsIndex or QuantizedMipsIndex ? FlatMipsBackend.StorageOf(mips) : mips.GetType().Name)} storage; the manifest says {flatBackend.Storage}");
             }
+
+            if (backend is IvfMipsBackend ivfBackend)
+            {
+                Invalid(mips is not IvfMipsIndex ivfIndex || ivfIndex.Storage != ivfBackend.Storage || ivfIndex.Lists != ivfBackend.Lists,
+                    $"the FDE file '{backend.FileName}' holds {(mips is IvfMipsIndex held ? $"{held.Lists} lists of {held.Storage}" : mips.GetType().Name)}; the manifest says {ivfBackend.Lists} lists of {ivfBackend.Storage}");
+            }
             for (int i = 0; i < ids.Length; i++)
             {
                 Invalid(ids[i] is not null && store.TokenCountOf(i) == 0, $"live document {i} (\"{ids[i]}\") has no tokens");
@@ -428,7 +434,7 @@ public sealed partial class MuveraIndex
 
                 // The token store's header holds the checksums of its offsets, codebook and block table, and the table
                 // those of its data blocks: hashing the header alone here chains to every byte without reading them.
-                long? prefix = name == TokensFileName ? MultiVectorStore.HeaderLengthV2 : null;
+                long? prefix = HashedPrefix(name);
                 (long length, ulong hash) = HashFile(path, prefix);
                 manifest.Files.Add(new ManifestFile { Name = name, Length = length, Fnv1a64 = Hex(hash), HashedBytes = prefix });
             }
@@ -599,7 +605,13 @@ public sealed partial class MuveraIndex
                 Kind = Backend.Kind,
                 Description = Backend.Description,
                 File = Backend.FileName,
-                FdeStorage = _mips is FlatMipsIndex or QuantizedMipsIndex ? ToManifest(FlatMipsBackend.StorageOf(_mips)) : null,
+                FdeStorage = _mips switch
+                {
+                    FlatMipsIndex or QuantizedMipsIndex => ToManifest(FlatMipsBackend.StorageOf(_mips)),
+                    IvfMipsIndex ivf => ToManifest(ivf.Storage),
+                    _ => null,
+                },
+                Lists = (_mips as IvfMipsIndex)?.Lists,
             },
             Documents = _ids.Count,
             Live = _ordinals.Count,
@@ -615,6 +627,7 @@ public sealed partial class MuveraIndex
                 Documents = calibration.Documents,
                 CurveCandidates = [.. calibration.Curve.Select(p => p.Candidates)],
                 CurveRecall = [.. calibration.Curve.Select(p => p.Recall)],
+                Probes = calibration.Probes,
             },
         };
     }
@@ -733,8 +746,8 @@ public sealed partial class MuveraIndex
             Invalid(file is null || !expected.Remove(file.Name), $"the manifest lists an unexpected or repeated file \"{file?.Name}\"");
             string path = Path.Combine(versionDirectory, file!.Name);
             Invalid(!File.Exists(path), $"the file '{path}' is missing");
-            Invalid(file.HashedBytes is long prefix && (file.Name != TokensFileName || prefix != MultiVectorStore.HeaderLengthV2),
-                $"the manifest hashes only the first {file.HashedBytes} bytes of '{file.Name}'; only the token store's {MultiVectorStore.HeaderLengthV2}-byte header is hashed so");
+            Invalid(file.HashedBytes is long prefix && prefix != HashedPrefix(file.Name),
+                $"the manifest hashes only the first {file.HashedBytes} bytes of '{file.Name}'; only the token store's {MultiVectorStore.HeaderLengthV2}-byte header and the IVF file's {IvfMipsIndex.HeaderLength}-byte header are hashed so");
             (long length, ulong hash) = HashFile(path, file.HashedBytes);
             Invalid(length != file.Length, $"the file '{path}' has {length} bytes; the manifest says {file.Length}");
             Invalid(!string.Equals(Hex(hash), file.Fnv1a64, StringComparison.Ordinal),
@@ -804,7 +817,11 @@ public sealed partial class MuveraIndex
             curve.Add(new CalibrationPoint(candidates, recall));
         }
 
-        return new MuveraCalibration(stored.K, stored.TargetRecall, stored.Candidates, stored.AchievedRecall, stored.SampleQueries, stored.Documents, curve);
+        Invalid(stored.Probes is <= 0 or > IvfMipsIndex.MaxLists, $"the calibration's probes {stored.Probes} is outside [1, {IvfMipsIndex.MaxLists}]");
+        return new MuveraCalibration(stored.K, stored.TargetRecall, stored.Candidates, stored.AchievedRecall, stored.SampleQueries, stored.Documents, curve)
+        {
+            Probes = stored.Probes,
+        };
     }
 
     private static MipsBackend ResolveBackend(IndexManifest manifest, IReadOnlyList<MipsBackend> backends)
@@ -827,6 +844,17 @@ public sealed partial class MuveraIndex
             // contributes its search thread limit.
             FdeStorage storage = manifest.FormatVersion == 1 ? StorageOfVersion1(manifest.Backend.Description) : FromManifest(manifest.Backend.FdeStorage);
             return new FlatMipsBackend(storage) { SearchParallelOptions = (given as FlatMipsBackend)?.SearchParallelOptions };
+        }
+
+        if (kind == "ivf")
+        {
+            // The saved storage and lists decide how the FDEs are read and how later adds are encoded; a given IVF backend
+            // contributes its default probes.
+            int lists = manifest.Backend.Lists ?? 0;
+            Invalid(lists is < 1 or > IvfMipsIndex.MaxLists, $"the manifest's IVF backend has {manifest.Backend.Lists?.ToString(CultureInfo.InvariantCulture) ?? "no"} lists; expected 1 to {IvfMipsIndex.MaxLists}");
+            FdeStorage ivfStorage = FromManifest(manifest.Backend.FdeStorage);
+            Invalid(!ivfStorage.IsQuantized, $"the manifest gives the IVF backend {ivfStorage} FDE storage; it stores quantized codes");
+            return new IvfMipsBackend(ivfStorage, lists) { Probes = (given as IvfMipsBackend)?.Probes ?? IvfMipsBackend.DefaultProbes };
         }
 
         foreach ((string known, string typeName) in s_knownBackends)
@@ -929,6 +957,18 @@ public sealed partial class MuveraIndex
         stream.ReadExactly(bytes);
         return bytes;
     }
+
+    // The files whose manifest checksum covers only their header: they check their own contents (the token store per
+    // block on first touch, the IVF file per section with XxHash3 as it loads), and hashing gigabytes byte by byte on
+    // every open would dominate opening a large index.
+    private static long? HashedPrefix(string name) => name switch
+    {
+        TokensFileName => MultiVectorStore.HeaderLengthV2,
+        IvfFileName => IvfMipsIndex.HeaderLength,
+        _ => null,
+    };
+
+    private const string IvfFileName = "fde.ivf";
 
     // The file's length and the FNV-1a 64 of its first `prefix` bytes (all of them when null).
     private static (long Length, ulong Hash) HashFile(string path, long? prefix)

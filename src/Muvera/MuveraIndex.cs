@@ -2,6 +2,7 @@
 
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Threading;
 using System.Threading.Tasks;
 using Muvera.Indexing;
@@ -49,6 +50,9 @@ public sealed partial class MuveraIndex : IDisposable
     private FdeEncoder? _encoder;
     private IChamferScorer _scorer = new CpuChamferScorer();
     private MuveraCalibration? _calibration;
+    private long _tokenEncodingTicks;
+    private long _fdeEncodingTicks;
+    private long _indexingTicks;
     private int _deleted;
     private bool _disposed;
 
@@ -117,6 +121,9 @@ public sealed partial class MuveraIndex : IDisposable
 
     /// <summary>The calibration stored with the index (<see cref="Calibrate(IReadOnlyList{ReadOnlyMultiVector}, int, double)"/>), or null.</summary>
     public MuveraCalibration? Calibration => Volatile.Read(ref _calibration);
+
+    // The MIPS index itself, for tests.
+    internal IMipsIndex MipsIndexForTests => _mips;
 
     /// <summary>The scorer used for reranking and exact search (default: a <see cref="CpuChamferScorer"/> on every core).
     /// Set a GPU scorer here to rerank on the GPU; not saved with the index.</summary>
@@ -698,9 +705,10 @@ public sealed partial class MuveraIndex : IDisposable
                 }
             }
 
+            int? probes = options.Probes ?? Calibration?.Probes;
             List<ScoredId> found = allowed is null
-                ? CandidatesUnderLock(fde, Math.Min(candidates, live))
-                : FilteredCandidatesUnderLock(fde, Math.Min(candidates, allowed.AllowedCount), allowed);
+                ? CandidatesUnderLock(fde, Math.Min(candidates, live), probes)
+                : FilteredCandidatesUnderLock(fde, Math.Min(candidates, allowed.AllowedCount), allowed, probes);
             if (!options.Rerank)
             {
                 int count = Math.Min(k, found.Count);
@@ -910,12 +918,12 @@ public sealed partial class MuveraIndex : IDisposable
     }
 
     // Asks the MIPS index for enough results that `wanted` live ones survive the deleted ones, best first.
-    private List<ScoredId> CandidatesUnderLock(ReadOnlySpan<float> fde, int wanted)
+    private List<ScoredId> CandidatesUnderLock(ReadOnlySpan<float> fde, int wanted, int? probes = null)
     {
         int total = _ids.Count;
         int request = (int)Math.Min(total, (long)wanted + _deleted);
         var buffer = new ScoredId[request];
-        int got = Backend.Search(_mips, fde, request, buffer);
+        int got = Backend.Search(_mips, fde, request, buffer, probes, null);
         var found = new List<ScoredId>(Math.Min(wanted, got));
         for (int i = 0; i < got && found.Count < wanted; i++)
         {
@@ -930,10 +938,10 @@ public sealed partial class MuveraIndex : IDisposable
     }
 
     // The best `wanted` allowed candidates (the filter already excludes deleted documents).
-    private List<ScoredId> FilteredCandidatesUnderLock(ReadOnlySpan<float> fde, int wanted, MipsFilter allowed)
+    private List<ScoredId> FilteredCandidatesUnderLock(ReadOnlySpan<float> fde, int wanted, MipsFilter allowed, int? probes)
     {
         var buffer = new ScoredId[Math.Max(wanted, 1)];
-        int got = Backend.Search(_mips, fde, wanted, buffer, allowed);
+        int got = Backend.Search(_mips, fde, wanted, buffer, probes, allowed);
         var found = new List<ScoredId>(got);
         for (int i = 0; i < got; i++)
         {
@@ -1035,13 +1043,24 @@ public sealed partial class MuveraIndex : IDisposable
     // that a document's FDE matches what reranking reads.
     private Prepared Prepare(IReadOnlyList<ReadOnlyMultiVector> documents, ParallelOptions parallelOptions, IProgress<MuveraProgress>? progress = null)
     {
+        long start = Stopwatch.GetTimestamp();
         Prepared prepared = PrepareTokens(documents, parallelOptions);
+        long tokens = Stopwatch.GetTimestamp();
+        Interlocked.Add(ref _tokenEncodingTicks, tokens - start);
         FdeEncoder? encoder = Volatile.Read(ref _encoder);
         float[]? fdes = encoder is null ? null
             : progress is null ? encoder.EncodeDocuments(prepared.Documents, parallelOptions)
             : EncodeInSteps(encoder, prepared.Documents, parallelOptions, progress);
+        Interlocked.Add(ref _fdeEncodingTicks, Stopwatch.GetTimestamp() - tokens);
         return prepared with { Fdes = fdes };
     }
+
+    /// <summary>Time spent so far (since the index was created or loaded) encoding tokens for storage, encoding FDEs
+    /// and adding FDEs to the MIPS index, summed over every add (wall-clock time of each stage, on all its threads).</summary>
+    public MuveraBuildTimes BuildTimes => new(
+        Stopwatch.GetElapsedTime(0, Volatile.Read(ref _tokenEncodingTicks)),
+        Stopwatch.GetElapsedTime(0, Volatile.Read(ref _fdeEncodingTicks)),
+        Stopwatch.GetElapsedTime(0, Volatile.Read(ref _indexingTicks)));
 
     // The FDEs of documents, ProgressStep at a time, with a report after every step but the last (the caller reports
     // Completed == Total once the documents are in).
@@ -1212,11 +1231,19 @@ public sealed partial class MuveraIndex : IDisposable
 
             FdeEncoder encoder = FdeEncoder.Train(Options.Fde, sample ?? new StoredDocuments(_store, _ids, liveOnly: true), parallelOptions);
             float[] held = encoder.EncodeDocuments(new StoredDocuments(_store, _ids, liveOnly: false), parallelOptions);
-            if (sample is not null && _mips is QuantizedMipsIndex { IsTrained: false, Count: 0 } quantized)
+            if (sample is not null)
             {
                 // Searches never read the MIPS index before the encoder is published, so it trains outside the write
                 // lock; its training is all or nothing, and nothing else has changed if it is cancelled.
-                TrainQuantizer(quantized, encoder, sample, parallelOptions);
+                switch (_mips)
+                {
+                    case QuantizedMipsIndex { IsTrained: false, Count: 0 } quantized:
+                        TrainQuantizer(quantized.Storage, quantized.Storage.TrainingRows, encoder, sample, parallelOptions, (fdes, po) => quantized.Train(fdes, po));
+                        break;
+                    case IvfMipsIndex { IsTrained: false, Count: 0 } ivf:
+                        TrainQuantizer(ivf.Storage, Math.Min(ivf.TrainingRows, Math.Max(ivf.Storage.TrainingRows, ivf.Lists)), encoder, sample, parallelOptions, (fdes, po) => ivf.Train(fdes, po));
+                        break;
+                }
             }
 
             _lock.EnterWriteLock();
@@ -1244,13 +1271,13 @@ public sealed partial class MuveraIndex : IDisposable
     // documents spread evenly over it (at most 2^28 floats), so that the codebooks come from the whole sample rather than
     // from the first TrainingRows documents added (which may all be about one topic). A sample smaller than TrainingRows
     // leaves the quantizer to train by itself on the documents added.
-    private static void TrainQuantizer(QuantizedMipsIndex quantized, FdeEncoder encoder, IReadOnlyList<ReadOnlyMultiVector> sample,
-        ParallelOptions parallelOptions)
+    // An IVF index trains its centroids with the quantizer, and needs at least one sample document per list.
+    private static void TrainQuantizer(FdeStorage storage, int trainingRows, FdeEncoder encoder, IReadOnlyList<ReadOnlyMultiVector> sample,
+        ParallelOptions parallelOptions, Action<float[], ParallelOptions> train)
     {
-        FdeStorage storage = quantized.Storage;
         long byMemory = (1L << 28) / encoder.OutputDimension;
         int rows = (int)Math.Min(Math.Min(sample.Count, storage.MaxTrainingSample), byMemory);
-        if (rows < storage.TrainingRows)
+        if (rows < trainingRows)
         {
             return;
         }
@@ -1262,7 +1289,7 @@ public sealed partial class MuveraIndex : IDisposable
         }
 
         float[] fdes = encoder.EncodeDocuments(chosen, parallelOptions);
-        quantized.Train(fdes, parallelOptions);
+        train(fdes, parallelOptions);
     }
 
     // The FDEs of every ordinal held, into an MIPS index that has none yet.
@@ -1354,7 +1381,9 @@ public sealed partial class MuveraIndex : IDisposable
 
                 if (fdes.Length > 0)
                 {
+                    long start = Stopwatch.GetTimestamp();
                     Backend.Add(_mips, fdes, parallelOptions);
+                    Interlocked.Add(ref _indexingTicks, Stopwatch.GetTimestamp() - start);
                 }
             }
         }

@@ -16,6 +16,7 @@ public sealed record MuveraSearchOptions
     public const int DefaultCandidates = 100;
 
     private readonly int? _candidates;
+    private readonly int? _probes;
     private readonly float _ballCarvingThreshold = DefaultBallCarvingThreshold;
 
     /// <summary>The settings used when none are given: calibrated (or default) candidates, reranking on, no ball carving.</summary>
@@ -35,6 +36,25 @@ public sealed record MuveraSearchOptions
             }
 
             _candidates = value;
+        }
+    }
+
+    /// <summary>The lists an inverted-file index (<see cref="Indexing.IvfMipsBackend"/>) scans for the candidates:
+    /// null (the default) for the calibrated probes (<see cref="MuveraCalibration.Probes"/>), else the backend's
+    /// <see cref="Indexing.IvfMipsBackend.Probes"/>. More probes find more of the true candidates and cost more; other
+    /// backends ignore it.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not positive.</exception>
+    public int? Probes
+    {
+        get => _probes;
+        init
+        {
+            if (value is <= 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(Probes), value, $"Probes must be positive; got {value}.");
+            }
+
+            _probes = value;
         }
     }
 

@@ -86,6 +86,10 @@ public abstract class MipsBackend
     /// index, as <see cref="Create"/>).</summary>
     internal virtual IMipsIndex CreateEmptyLike(IMipsIndex current) => Create(current.Dimension);
 
+    // The search MuveraIndex calls: with the probes of an inverted-file backend (others ignore them) and an optional filter.
+    internal virtual int Search(IMipsIndex index, ReadOnlySpan<float> query, int k, Span<ScoredId> results, int? probes, MipsFilter? filter) =>
+        filter is null ? Search(index, query, k, results) : Search(index, query, k, results, filter);
+
     /// <summary>The bytes <paramref name="index"/> holds in memory, when the backend knows; otherwise null.</summary>
     /// <param name="index">An index this backend created or loaded.</param>
     /// <returns>The byte count, or null.</returns>

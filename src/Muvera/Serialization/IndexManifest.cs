@@ -99,8 +99,12 @@ internal sealed class ManifestBackend
 
     public string File { get; set; } = "";
 
-    /// <summary>The flat backend's FDE storage (format version 2; null for other backends and in version 1).</summary>
+    /// <summary>The FDE storage of the flat and IVF backends (format version 2; null for other backends and in version 1).</summary>
     public ManifestFdeStorage? FdeStorage { get; set; }
+
+    /// <summary>The IVF backend's list count (null for other backends).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public int? Lists { get; set; }
 }
 
 /// <summary>An <see cref="Indexing.FdeStorage"/> as the manifest records it.</summary>
@@ -146,6 +150,10 @@ internal sealed class ManifestCalibration
     public List<int> CurveCandidates { get; set; } = [];
 
     public List<double> CurveRecall { get; set; } = [];
+
+    /// <summary>The calibrated probes of an IVF index (null for other backends).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public int? Probes { get; set; }
 }
 
 internal sealed class ManifestFile

@@ -92,6 +92,15 @@ internal abstract class FdeCodec
 
     /// <summary>Prepares a query for scanning (lookup tables or a quantized query).</summary>
     public abstract FdeCodecQuery Prepare(ReadOnlySpan<float> query);
+
+    /// <summary>Copies the codes of row <paramref name="sourceRow"/> of <paramref name="source"/> into row
+    /// <paramref name="destinationRow"/> of <paramref name="destination"/> (both in this codec's block layout); the other
+    /// rows of the destination block are left as they are.</summary>
+    public virtual void CopyRow(ReadOnlySpan<byte> source, int sourceRow, Span<byte> destination, int destinationRow)
+    {
+        System.Diagnostics.Debug.Assert(BlockRows == 1);
+        source.Slice(sourceRow * BlockBytes, BlockBytes).CopyTo(destination.Slice(destinationRow * BlockBytes, BlockBytes));
+    }
 }
 
 /// <summary>A query prepared by a codec: scans code blocks with approximate scores. Dispose it after the search: its

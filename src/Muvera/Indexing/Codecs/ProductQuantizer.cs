@@ -169,6 +169,30 @@ internal sealed class ProductQuantizer : FdeCodec
         }
     }
 
+    /// <inheritdoc/>
+    public override void CopyRow(ReadOnlySpan<byte> source, int sourceRow, Span<byte> destination, int destinationRow)
+    {
+        ReadOnlySpan<byte> from = source.Slice(sourceRow / BlockRows * BlockBytes, BlockBytes);
+        Span<byte> to = destination.Slice(destinationRow / BlockRows * BlockBytes, BlockBytes);
+        if (BlockRows == 1)
+        {
+            from.CopyTo(to);
+            return;
+        }
+
+        int fromLane = sourceRow % BlockRows;
+        int toLane = destinationRow % BlockRows;
+        for (int p = 0; p < _scanBytes; p += BlockRows)
+        {
+            to[p + toLane] = from[p + fromLane];
+        }
+
+        if (_refineRowBytes > 0)
+        {
+            from.Slice(_scanBytes + (fromLane * _refineRowBytes), _refineRowBytes).CopyTo(to.Slice(_scanBytes + (toLane * _refineRowBytes), _refineRowBytes));
+        }
+    }
+
     /// <summary>Row <paramref name="row"/>'s code of first-stage sub-space <paramref name="m"/>.</summary>
     internal int Code(ReadOnlySpan<byte> blocks, int row, int m)
     {
