@@ -157,7 +157,7 @@ internal static class SyntheticBenchmark
             truth ??= GroundTruthCache.Obtain(console, groundTruthPath, index, queries, corpusOptions, settings.Queries, settings.TokenStorage, TopK, parallel);
 
             MuveraCalibration calibration = Calibrate(console, spec, index, calibrationQueries, settings.TargetRecall, parallel);
-            int? calibratedProbes = IvfSupport.CalibratedProbes(calibration);
+            int? calibratedProbes = calibration.Probes;
             console.Line($"{spec}: calibrated N = {calibration.Candidates}{(calibratedProbes is int cp ? $", probes = {cp}" : "")}, recall {calibration.AchievedRecall:F4} on {calibrationQueries.Length} calibration queries (target {settings.TargetRecall})");
 
             var runs = new List<RunResult>();
@@ -188,7 +188,7 @@ internal static class SyntheticBenchmark
                 {
                     string label = probes is int p ? $"N={n} probes={p}" : $"N={n}";
                     int k = Math.Min(n, TopK);
-                    MuveraSearchOptions rerank = IvfSupport.WithProbes(new MuveraSearchOptions { Candidates = n }, probes);
+                    var rerank = new MuveraSearchOptions { Candidates = n, Probes = probes };
                     Measured<MuveraSearchHit[]> muvera = QueryMeasurement.Measure(console, $"{spec} muvera {label}", queries.Length,
                         q => index.Search(queries[q], k, rerank), parallel);
 
@@ -196,7 +196,7 @@ internal static class SyntheticBenchmark
                     double recall = Recall(truth.Ids, muvera.Results, TopK);
                     runs.Add(Result(RunMode.Muvera, n, probes, false, recall, recall, muvera));
 
-                    MuveraSearchOptions fdeOnly = IvfSupport.WithProbes(new MuveraSearchOptions { Candidates = n, Rerank = false }, probes);
+                    var fdeOnly = new MuveraSearchOptions { Candidates = n, Rerank = false, Probes = probes };
                     Measured<MuveraSearchHit[]> fdeRun = QueryMeasurement.Measure(console, $"{spec} fde {label}", queries.Length,
                         q => index.Search(queries[q], n, fdeOnly), parallel);
                     runs.Add(Result(RunMode.Fde, n, probes, false, Recall(truth.Ids, fdeRun.Results, TopK), Recall(truth.Ids, fdeRun.Results, int.MaxValue), fdeRun));
@@ -280,7 +280,7 @@ internal static class SyntheticBenchmark
 
     /// <summary>An index built from the streamed corpus, with its timings.</summary>
     private sealed record Built(MuveraIndex Index, double GenerateSeconds, double TrainSeconds, double? FdeTrainSeconds, double AddSeconds,
-        double? TokenEncodeSeconds, double? FdeEncodeSeconds, double? IndexBuildSeconds, long MemoryBytes);
+        double TokenEncodeSeconds, double FdeEncodeSeconds, double IndexBuildSeconds, long MemoryBytes);
 
     /// <summary>The saved and re-opened index, with the persistence timings and the comparison of its hits.</summary>
     private sealed record Reopened(MuveraIndex Index, double SaveSeconds, double OpenSeconds, double FirstQuerySeconds, long DiskBytes, int Compared, string? Mismatch);
@@ -364,10 +364,11 @@ internal static class SyntheticBenchmark
 
             // Search timings use one thread inside a query; the all-threads figure runs queries in parallel.
             index.Scorer = new CpuChamferScorer(new ParallelOptions { MaxDegreeOfParallelism = 1 });
-            (double? tokenEncode, double? fdeEncode, double? indexing) = IvfSupport.BuildTimes(index);
+            MuveraBuildTimes times = index.BuildTimes;
             long memory = index.FdeBytes is long fdeBytes ? index.TokenBytes + fdeBytes : Math.Max(0, IndexBuilder.WorkingSet() - workingSetBefore);
             console.Line($"{spec}: trained in {trainSeconds:F1} s, added in {addSeconds:F1} s (generating {generateSeconds:F1} s), memory {memory / (1024.0 * 1024.0):F1} MiB ({(index.FdeBytes is null ? "working-set growth" : "tokens + FDEs")})");
-            return new Built(index, generateSeconds, trainSeconds, fdeTrainSeconds, addSeconds, tokenEncode, fdeEncode, indexing, memory);
+            return new Built(index, generateSeconds, trainSeconds, fdeTrainSeconds, addSeconds, times.TokenEncoding.TotalSeconds, times.FdeEncoding.TotalSeconds,
+                times.Indexing.TotalSeconds, memory);
         }
         catch
         {
@@ -484,7 +485,12 @@ internal static class SyntheticBenchmark
         }
     }
 
-    private static string? FdeStorageName(MuveraIndex index) => IvfSupport.FdeStorage(index.Backend)?.ToString();
+    private static string? FdeStorageName(MuveraIndex index) => index.Backend switch
+    {
+        FlatMipsBackend flat => flat.Storage.ToString(),
+        IvfMipsBackend ivf => ivf.Storage.ToString(),
+        _ => null,
+    };
 
     private static long PeakWorkingSet()
     {
