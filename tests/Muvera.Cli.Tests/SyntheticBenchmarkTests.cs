@@ -208,6 +208,59 @@ public sealed class SyntheticBenchmarkTests
         Assert.That(report.Runs.Single(r => r.Mode == RunMode.Exact).RecallAt10, Is.EqualTo(1.0));
     }
 
+    // A small IVF run: FDEs of 8 × 16 × 16 floats in int8 (quantized, as IVF needs), 16 lists.
+    private static readonly string[] s_ivf = ["bench", "synthetic", "--docs", "1200", "--tokens", "8", "--dim", "16", "--queries", "10",
+        "--fde", "8,4,16", "--fde-storage", "int8", "--token-storage", "f32"];
+
+    [Test]
+    public async Task Run_CheckOnASmallIvfRun_Passes()
+    {
+        (int exitCode, string output, string error) = await CliRunner.RunAsync([.. s_ivf, "--index", "ivf:lists=16", "--candidates", "20", "--check", "--out", _output]);
+        TestContext.Out.WriteLine(output);
+        Assert.That(exitCode, Is.Zero, error);
+        EvaluationReport report = EvaluationReport.Load(Path.Combine(_output, "results.json"));
+        RunResult calibrated = report.Runs.Single(r => r.Calibrated == true);
+        Assert.Multiple(() =>
+        {
+            Assert.That(report.Index, Is.EqualTo("ivf:lists=16"));
+            Assert.That(report.FdeStorage, Is.EqualTo("int8"));
+            Assert.That(report.Calibration!.Probes, Is.InRange(1, 16));
+            Assert.That(calibrated.Probes, Is.EqualTo(report.Calibration.Probes));
+            Assert.That(calibrated.Candidates, Is.EqualTo(report.Calibration.Candidates));
+            Assert.That(calibrated.RecallAt10, Is.GreaterThanOrEqualTo(0.95));
+            Assert.That(report.Runs.Where(r => r.Mode != RunMode.Exact).Select(r => r.Probes), Is.All.EqualTo(report.Calibration.Probes), "--probes defaults to the calibrated count");
+            Assert.That(report.IndexBuildSeconds, Is.GreaterThan(0));
+            Assert.That(report.FdeEncodeSeconds, Is.GreaterThan(0));
+            Assert.That(Directory.Exists(Path.Combine(_output, "index-ivf_lists_16")), Is.True);
+            Assert.That(output, Does.Contain("identical hits (ids and scores) for 10 queries: ok").And.Contain(">= target 0.95: ok"));
+            Assert.That(output, Does.Contain("probes"), "the table's probes column");
+        });
+    }
+
+    [Test]
+    public async Task Run_Probes_RunsEveryCandidateCountAtEveryProbeCount()
+    {
+        (int exitCode, _, string error) = await CliRunner.RunAsync([.. s_ivf, "--index", "ivf:lists=16", "--candidates", "10,20", "--probes", "16,2", "--out", _output]);
+        Assert.That(exitCode, Is.Zero, error);
+        EvaluationReport report = EvaluationReport.Load(Path.Combine(_output, "results.json"));
+        Assert.That(report.Runs.Where(r => r.Calibrated == false).Select(r => (r.Mode, r.Candidates, r.Probes)), Is.EqualTo(new (RunMode, int?, int?)[]
+        {
+            (RunMode.Muvera, 10, 2), (RunMode.Fde, 10, 2), (RunMode.Muvera, 10, 16), (RunMode.Fde, 10, 16),
+            (RunMode.Muvera, 20, 2), (RunMode.Fde, 20, 2), (RunMode.Muvera, 20, 16), (RunMode.Fde, 20, 16),
+        }));
+        double fewer = report.Runs.Single(r => r.Mode == RunMode.Muvera && r.Candidates == 20 && r.Probes == 2).RecallAt10!.Value;
+        double all = report.Runs.Single(r => r.Mode == RunMode.Muvera && r.Candidates == 20 && r.Probes == 16).RecallAt10!.Value;
+        Assert.That(all, Is.GreaterThanOrEqualTo(fewer), "probing every list is the flat scan");
+    }
+
+    [Test]
+    public async Task Run_IvfOverUnquantizedFdes_IsAnErrorNamingTheStorage()
+    {
+        (int exitCode, _, string error) = await CliRunner.RunAsync("bench", "synthetic", "--docs", "50", "--index", "ivf", "--fde-storage", "f32", "--out", _output);
+        Assert.That(exitCode, Is.EqualTo(ExitCodes.Error));
+        Assert.That(error, Does.Contain("--index ivf").And.Contain("not quantized"));
+    }
+
     [TestCase("--target-recall", "1.5", "--target-recall must be in (0, 1]")]
     [TestCase("--target-recall", "0", "--target-recall must be in (0, 1]")]
     [TestCase("--calibration-queries", "0", "--calibration-queries must be positive")]
