@@ -196,7 +196,7 @@ internal static class CliApplication
 
     private static Option<FdeStorage> FdeStorageOption() => new("--fde-storage")
     {
-        Description = "How the flat index stores FDEs: f32, f16, int8 or pq[:<bits>[,<sub-space size>]] (product quantization, 4 or 8 bits, with an optional refinement stage +bits,sub-space[xN]) [default: pq:4,16+4,4x4].",
+        Description = "How the flat or IVF index stores FDEs (IVF needs int8 or pq): f32, f16, int8 or pq[:<bits>[,<sub-space size>]] (product quantization, 4 or 8 bits, with an optional refinement stage +bits,sub-space[xN]) [default: pq:4,16+4,4x4].",
         DefaultValueFactory = _ => FdeStorage.Default,
         CustomParser = result => Parse(result, ListParsers.ParseFdeStorage, FdeStorage.Default),
     };
