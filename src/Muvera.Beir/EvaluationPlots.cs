@@ -127,6 +127,76 @@ public static class EvaluationPlots
         plot.SavePng(path, width, height);
     }
 
+    /// <summary>Saves the recall-against-throughput chart of synthetic reports as a <see cref="DefaultWidth"/> ×
+    /// <see cref="DefaultHeight"/> SVG: x = <c>qps</c> on a log10 axis, y = <c>recall@10</c>, one point per muvera run
+    /// (labelled with its N, and its probes when set; the calibrated run drawn as a star), one diamond per exact run.</summary>
+    /// <param name="reports">The reports to draw.</param>
+    /// <param name="path">The SVG file to create or replace.</param>
+    /// <exception cref="ArgumentException">No muvera or exact run has a recall@10, or a QPS is not positive.</exception>
+    public static void SaveRecallVersusQpsSvg(IReadOnlyList<EvaluationReport> reports, string path)
+    {
+        Validate(reports, path, DefaultWidth, DefaultHeight);
+        var points = new List<(EvaluationReport Report, RunResult Run)>();
+        foreach (EvaluationReport report in reports)
+        {
+            ArgumentNullException.ThrowIfNull(report, nameof(reports));
+            foreach (RunResult run in report.Runs)
+            {
+                if (run.Mode is RunMode.Muvera or RunMode.Exact && run.RecallAt10 is not null)
+                {
+                    if (!(run.Qps > 0) || !double.IsFinite(run.Qps))
+                    {
+                        throw new ArgumentException($"A {ModeName(run.Mode)} run of {report.Index} has qps = {run.Qps}; a log axis needs positive, finite values.", nameof(reports));
+                    }
+
+                    points.Add((report, run));
+                }
+            }
+        }
+
+        if (points.Count == 0)
+        {
+            throw new ArgumentException("No muvera or exact run has recall@10; there is nothing to plot.", nameof(reports));
+        }
+
+        using var plot = new Plot();
+        foreach (IGrouping<(string Index, RunMode Mode), (EvaluationReport Report, RunResult Run)> group in points.GroupBy(p => (p.Report.Index, p.Run.Mode)))
+        {
+            (EvaluationReport Report, RunResult Run)[] runs = [.. group.OrderBy(p => p.Run.Qps)];
+            var scatter = plot.Add.Scatter(runs.Select(p => Math.Log10(p.Run.Qps)).ToArray(), runs.Select(p => p.Run.RecallAt10!.Value).ToArray());
+            scatter.LegendText = $"{ModeName(group.Key.Mode)} ({group.Key.Index})";
+            scatter.LineWidth = 0;
+            scatter.MarkerSize = group.Key.Mode == RunMode.Exact ? 12 : 8;
+            scatter.MarkerShape = group.Key.Mode == RunMode.Exact ? MarkerShape.FilledDiamond : MarkerShape.FilledCircle;
+            foreach ((EvaluationReport _, RunResult run) in runs)
+            {
+                string text = run.Mode == RunMode.Exact ? "exact"
+                    : run.Probes is int probes ? $"N={run.Candidates?.ToString(CultureInfo.InvariantCulture)} p={probes.ToString(CultureInfo.InvariantCulture)}"
+                    : $"N={run.Candidates?.ToString(CultureInfo.InvariantCulture)}";
+                if (run.Calibrated == true)
+                {
+                    var star = plot.Add.Marker(Math.Log10(run.Qps), run.RecallAt10!.Value, MarkerShape.FilledDiamond, 14);
+                    star.Color = Colors.Black;
+                    text += " (calibrated)";
+                }
+
+                var label = plot.Add.Text(text, Math.Log10(run.Qps), run.RecallAt10!.Value);
+                label.LabelFontSize = 11;
+                label.LabelAlignment = Alignment.LowerLeft;
+                label.OffsetX = 5;
+                label.OffsetY = -5;
+            }
+        }
+
+        plot.Title("recall@10 against queries per second");
+        plot.XLabel("queries per second, all cores (log scale)");
+        plot.YLabel("recall@10 (exact Chamfer top 10)");
+        plot.Axes.Bottom.TickGenerator = DecadeTicks(points.Select(p => p.Run.Qps));
+        plot.Axes.Margins(horizontal: 0.12, vertical: 0.1);
+        plot.ShowLegend(Alignment.LowerLeft);
+        plot.SaveSvg(path, DefaultWidth, DefaultHeight);
+    }
+
     private sealed record Series(string Label, RunMode Mode, double[] X, double[] Y, bool UsesFallback);
 
     private static List<Series> Collect(IReadOnlyList<EvaluationReport> reports, Func<RunResult, bool> include,

@@ -16,7 +16,9 @@ namespace Muvera.Beir;
 /// <remarks>
 /// <para>Schema (property names exact; see README.md):
 /// <c>{"dataset": str, "split": str|null, "documents": int, "queries": int, "model": str|null, "fde": {…}|null,
-/// "index": str, "runs": [RunResult…], "build_seconds": float, "memory_bytes": int}</c>. <c>split</c> and <c>model</c>
+/// "index": str, "runs": [RunResult…], "build_seconds": float, "memory_bytes": int, …}</c> and the optional
+/// properties below; the synthetic benchmark's build, persistence, ground-truth and calibration figures
+/// (<c>generate_seconds</c> to <c>calibration</c>) are <c>null</c> in BEIR reports. <c>split</c> and <c>model</c>
 /// are <c>null</c> in synthetic reports; <c>fde</c> is <c>null</c> when no FDE was built. Every property is always
 /// written, except the run fields that <see cref="RunResult"/> lists as written only when set.</para>
 /// <para>Numbers must be finite: JSON has no NaN or infinity, and <see cref="Write"/> refuses them by name. Reading
@@ -56,7 +58,8 @@ public sealed class EvaluationReport
     [JsonPropertyName("runs")]
     public required IReadOnlyList<RunResult> Runs { get; init; }
 
-    /// <summary><c>build_seconds</c>: the wall-clock time to encode and index the corpus.</summary>
+    /// <summary><c>build_seconds</c>: the wall-clock time to encode and index the corpus (synthetic: training on the
+    /// sample plus adding every document, generation excluded).</summary>
     [JsonPropertyName("build_seconds")]
     public required double BuildSeconds { get; init; }
 
@@ -84,10 +87,81 @@ public sealed class EvaluationReport
     /// <c>residual:&lt;bits&gt;</c>), or null in older reports.</summary>
     [JsonPropertyName("token_storage")]
     public string? TokenStorage { get; init; }
+
     /// <summary><c>fde_train_seconds</c>: the wall-clock time to learn the FDE partitions (included in
     /// <see cref="BuildSeconds"/>), or null when they need no training (SimHash) and in older reports.</summary>
     [JsonPropertyName("fde_train_seconds")]
     public double? FdeTrainSeconds { get; init; }
+
+    /// <summary><c>generate_seconds</c> (synthetic only): the time spent generating the corpus's token vectors in
+    /// batches (the training sample included; not part of <see cref="BuildSeconds"/>), or null.</summary>
+    [JsonPropertyName("generate_seconds")]
+    public double? GenerateSeconds { get; init; }
+
+    /// <summary><c>train_seconds</c> (synthetic only): the time to train on the sample before adding documents: the token
+    /// storage's codebook when it is quantized, the FDE partitions and the FDE index's quantizer or coarse lists
+    /// (included in <see cref="BuildSeconds"/>), or null.</summary>
+    [JsonPropertyName("train_seconds")]
+    public double? TrainSeconds { get; init; }
+
+    /// <summary><c>token_encode_seconds</c> (synthetic only): the index's cumulative time encoding token vectors into
+    /// their storage while training and adding (as the index's build times report it), or null.</summary>
+    [JsonPropertyName("token_encode_seconds")]
+    public double? TokenEncodeSeconds { get; init; }
+
+    /// <summary><c>fde_encode_seconds</c> (synthetic only): the index's cumulative time encoding document FDEs while
+    /// training and adding, or null.</summary>
+    [JsonPropertyName("fde_encode_seconds")]
+    public double? FdeEncodeSeconds { get; init; }
+
+    /// <summary><c>index_build_seconds</c> (synthetic only): the index's cumulative time adding FDEs to the MIPS index
+    /// (quantizing, assigning to lists, linking graph nodes), or null.</summary>
+    [JsonPropertyName("index_build_seconds")]
+    public double? IndexBuildSeconds { get; init; }
+
+    /// <summary><c>save_seconds</c> (synthetic only): the time to save the built index to its folder, or null.</summary>
+    [JsonPropertyName("save_seconds")]
+    public double? SaveSeconds { get; init; }
+
+    /// <summary><c>open_seconds</c> (synthetic only): the time to load the saved index (every later run uses the
+    /// loaded index), or null.</summary>
+    [JsonPropertyName("open_seconds")]
+    public double? OpenSeconds { get; init; }
+
+    /// <summary><c>first_query_seconds</c> (synthetic only): the time of the first search after loading (default
+    /// options: cold caches, first use of the loaded structures), or null.</summary>
+    [JsonPropertyName("first_query_seconds")]
+    public double? FirstQuerySeconds { get; init; }
+
+    /// <summary><c>disk_bytes</c> (synthetic only): the size of the saved index folder (every file, recursively), or
+    /// null.</summary>
+    [JsonPropertyName("disk_bytes")]
+    public long? DiskBytes { get; init; }
+
+    /// <summary><c>resident_bytes</c> (synthetic only): the peak working set of the benchmark process, read at the end
+    /// of the run (generation, build, ground truth and every run included), or null.</summary>
+    [JsonPropertyName("resident_bytes")]
+    public long? ResidentBytes { get; init; }
+
+    /// <summary><c>exact_queries</c> (synthetic only): how many of the queries the <c>exact</c> run timed (its recall is
+    /// over those), or null.</summary>
+    [JsonPropertyName("exact_queries")]
+    public int? ExactQueries { get; init; }
+
+    /// <summary><c>ground_truth_seconds</c> (synthetic only): the time this run spent obtaining the exact Chamfer
+    /// top 10 of every query over the stored tokens: computing it, or reading it from the cache
+    /// (<see cref="GroundTruthCached"/>), or null.</summary>
+    [JsonPropertyName("ground_truth_seconds")]
+    public double? GroundTruthSeconds { get; init; }
+
+    /// <summary><c>ground_truth_cached</c> (synthetic only): whether the ground truth was read from the output folder's
+    /// cache rather than computed, or null.</summary>
+    [JsonPropertyName("ground_truth_cached")]
+    public bool? GroundTruthCached { get; init; }
+
+    /// <summary><c>calibration</c> (synthetic only): the calibrated candidate count and probes, or null.</summary>
+    [JsonPropertyName("calibration")]
+    public CalibrationSummary? Calibration { get; init; }
 
     /// <summary>Writes the report as indented UTF-8 JSON.</summary>
     /// <param name="stream">The destination; left open.</param>
@@ -176,11 +250,33 @@ public sealed class EvaluationReport
         NonNegative(TokenBytesPerDocument, "token_bytes_per_document");
         Finite(BuildSeconds, "build_seconds");
         Finite(FdeTrainSeconds, "fde_train_seconds");
+        Finite(GenerateSeconds, "generate_seconds");
+        Finite(TrainSeconds, "train_seconds");
+        Finite(TokenEncodeSeconds, "token_encode_seconds");
+        Finite(FdeEncodeSeconds, "fde_encode_seconds");
+        Finite(IndexBuildSeconds, "index_build_seconds");
+        Finite(SaveSeconds, "save_seconds");
+        Finite(OpenSeconds, "open_seconds");
+        Finite(FirstQuerySeconds, "first_query_seconds");
+        Finite(GroundTruthSeconds, "ground_truth_seconds");
+        NonNegative(DiskBytes ?? 0, "disk_bytes");
+        NonNegative(ResidentBytes ?? 0, "resident_bytes");
+        NonNegative(ExactQueries ?? 0, "exact_queries");
+        if (Calibration is CalibrationSummary calibration)
+        {
+            NonNegative(calibration.Candidates, "calibration.candidates");
+            NonNegative(calibration.Probes ?? 0, "calibration.probes");
+            NonNegative(calibration.Queries, "calibration.queries");
+            Finite(calibration.AchievedRecall, "calibration.achieved_recall");
+            Finite(calibration.TargetRecall, "calibration.target_recall");
+        }
+
         for (int i = 0; i < Runs.Count; i++)
         {
             RunResult run = Runs[i] ?? throw new InvalidOperationException($"runs[{i}] is null.");
             string prefix = $"runs[{i}].";
             NonNegative(run.Candidates ?? 0, prefix + "candidates");
+            NonNegative(run.Probes ?? 0, prefix + "probes");
             Finite(run.NdcgAt10, prefix + "ndcg@10");
             Finite(run.RecallAt100, prefix + "recall@100");
             Finite(run.MrrAt10, prefix + "mrr@10");

@@ -13,7 +13,7 @@ namespace Muvera.Beir;
 /// applicable), <c>qps_1_thread</c>, <c>qps</c>, <c>latency_p50_ms</c>, <c>latency_p99_ms</c>.</para>
 /// <para>Written only when set: the BEIR measures <c>ndcg@10</c>, <c>recall@100</c>, <c>mrr@10</c>,
 /// <c>map@100</c> (set by BEIR evaluations, absent from synthetic reports), and <c>recall@10</c> (set by the synthetic
-/// benchmark, absent from BEIR reports).</para>
+/// benchmark, absent from BEIR reports), <c>probes</c> and <c>calibrated</c> (synthetic benchmark only).</para>
 /// </remarks>
 public sealed class RunResult
 {
@@ -25,6 +25,19 @@ public sealed class RunResult
     /// for exact and pooled runs.</summary>
     [JsonPropertyName("candidates")]
     public int? Candidates { get; init; }
+
+    /// <summary><c>probes</c> (synthetic only): the inverted lists an IVF index searched per query (its probe count);
+    /// absent for runs of other indexes and for exact runs.</summary>
+    [JsonPropertyName("probes")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? Probes { get; init; }
+
+    /// <summary><c>calibrated</c> (synthetic only): <see langword="true"/> on the muvera run at the calibrated candidate
+    /// count and probes (the index's own defaults after calibration, see <see cref="EvaluationReport.Calibration"/>),
+    /// <see langword="false"/> on the other muvera and fde runs; absent for exact runs and from BEIR reports.</summary>
+    [JsonPropertyName("calibrated")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? Calibrated { get; init; }
 
     /// <summary><c>ndcg@10</c> (BEIR only): mean nDCG@10.</summary>
     [JsonPropertyName("ndcg@10")]

@@ -110,28 +110,46 @@ internal static class CliApplication
         var documents = new Option<int>("--docs") { Description = "Documents.", DefaultValueFactory = _ => 100_000 };
         var tokens = new Option<int>("--tokens") { Description = "Tokens per document.", DefaultValueFactory = _ => 64 };
         var dimension = new Option<int>("--dim") { Description = "Token dimension.", DefaultValueFactory = _ => 128 };
-        var queries = new Option<int>("--queries") { Description = "Queries.", DefaultValueFactory = _ => 100 };
+        var queries = new Option<int>("--queries") { Description = "Evaluation queries.", DefaultValueFactory = _ => 100 };
         var queryTokens = new Option<int>("--query-tokens") { Description = "Tokens per query.", DefaultValueFactory = _ => 32 };
         var indexes = new Option<IndexSpec[]>("--index")
         {
-            Description = "Comma-separated FDE indexes, each flat, hnsw[:m=16,ef=64,efc=128] or faiss:<factory>.",
-            DefaultValueFactory = _ => [IndexSpec.Flat],
-            CustomParser = result => Parse(result, IndexSpec.ParseList, [IndexSpec.Flat]),
+            Description = $"Comma-separated FDE indexes, each ivf[:lists=256,probes=16], flat, hnsw[:m=16,ef=64,efc=128] or faiss:<factory> [default: {IndexSpec.SyntheticDefault}].",
+            DefaultValueFactory = _ => [IndexSpec.SyntheticDefault],
+            CustomParser = result => Parse(result, IndexSpec.ParseList, [IndexSpec.SyntheticDefault]),
         };
         Option<int[]> candidates = CandidatesOption();
+        var probes = new Option<int[]?>("--probes")
+        {
+            Description = "Comma-separated IVF probe counts of the muvera and fde runs, each run at every N [default: the calibrated probes].",
+            CustomParser = result => Parse<int[]?>(result, ListParsers.ParseProbes, null),
+        };
         Option<FdeSpec?> fde = FdeOption();
         Option<FdePartitioning> partitions = PartitionsOption();
         Option<FdeStorage> fdeStorage = FdeStorageOption();
-        Option<TokenStorage> tokenStorage = TokenStorageOption();
+        Option<TokenStorage> tokenStorage = TokenStorageOption(SyntheticSettings.DefaultTokenStorage);
+        var calibrationQueries = new Option<int>("--calibration-queries") { Description = "Extra queries (not evaluated) that calibrate the candidate count and probes.", DefaultValueFactory = _ => 20 };
+        var targetRecall = new Option<double>("--target-recall") { Description = "The recall of the exact top 10 among the candidates that calibration aims for, in (0, 1].", DefaultValueFactory = _ => 0.95 };
+        var exactQueries = new Option<int?>("--exact-queries") { Description = "Queries the exact run times [default: all up to 100,000 documents, else 10]." };
+        var check = new Option<bool>("--check") { Description = "Exit with an error unless the re-opened index returns identical hits and the calibrated muvera run reaches --target-recall." };
         Option<int?> threads = ThreadsOption();
-        var output = new Option<string?>("--out") { Description = "Output folder for results.json and plots [default: .muvera-results/synthetic]." };
+        var output = new Option<string?>("--out") { Description = "Output folder for results.json, plots, the saved indexes and the ground-truth cache [default: .muvera-results/synthetic]." };
 
-        var command = new Command("synthetic", "Benchmarks index backends on the deterministic synthetic clustered corpus: build time, memory, QPS, latency and recall@10 against brute-force Chamfer.")
+        var command = new Command("synthetic", "Benchmarks index backends on the deterministic synthetic clustered corpus, streamed into the index: build, save and open times, disk and memory, QPS, latency and recall@10 against exact Chamfer over the stored tokens, with a calibrated run.")
         {
-            documents, tokens, dimension, queries, queryTokens, indexes, candidates, fde, partitions, fdeStorage, tokenStorage, threads, output,
+            documents, tokens, dimension, queries, queryTokens, indexes, candidates, probes, fde, partitions, fdeStorage, tokenStorage,
+            calibrationQueries, targetRecall, exactQueries, check, threads, output,
         };
-        command.Validators.Add(result => Positive(result, documents, tokens, dimension, queries, queryTokens));
-        command.Validators.Add(result => Positive(result, threads));
+        command.Validators.Add(result => Positive(result, documents, tokens, dimension, queries, queryTokens, calibrationQueries));
+        command.Validators.Add(result => Positive(result, threads, exactQueries));
+        command.Validators.Add(result =>
+        {
+            if (result.GetResult(targetRecall) is OptionResult { Implicit: false } recallResult
+                && recallResult.GetValueOrDefault<double>() is double value && !(value > 0 && value <= 1))
+            {
+                result.AddError($"--target-recall must be in (0, 1]; got {value.ToString(System.Globalization.CultureInfo.InvariantCulture)}.");
+            }
+        });
         command.SetAction((parseResult, cancellationToken) => Execute(parseResult, token =>
         {
             var settings = new SyntheticSettings
@@ -141,11 +159,16 @@ internal static class CliApplication
                 Dimension = parseResult.GetValue(dimension),
                 Queries = parseResult.GetValue(queries),
                 QueryTokens = parseResult.GetValue(queryTokens),
-                Indexes = parseResult.GetValue(indexes) ?? [IndexSpec.Flat],
+                Indexes = parseResult.GetValue(indexes) ?? [IndexSpec.SyntheticDefault],
                 Candidates = parseResult.GetValue(candidates) ?? ListParsers.DefaultCandidates,
+                Probes = parseResult.GetValue(probes),
                 Fde = ResolveFde(parseResult.GetValue(fde), parseResult.GetValue(partitions)),
                 FdeStorage = parseResult.GetValue(fdeStorage) ?? FdeStorage.Default,
-                TokenStorage = parseResult.GetValue(tokenStorage) ?? TokenStorage.Float32,
+                TokenStorage = parseResult.GetValue(tokenStorage) ?? SyntheticSettings.DefaultTokenStorage,
+                CalibrationQueries = parseResult.GetValue(calibrationQueries),
+                TargetRecall = parseResult.GetValue(targetRecall),
+                ExactQueries = parseResult.GetValue(exactQueries),
+                Check = parseResult.GetValue(check),
                 Threads = parseResult.GetValue(threads),
                 OutputDirectory = parseResult.GetValue(output),
             };
@@ -173,16 +196,18 @@ internal static class CliApplication
 
     private static Option<FdeStorage> FdeStorageOption() => new("--fde-storage")
     {
-        Description = "How the flat index stores FDEs: f32, f16, int8 or pq[:<bits>[,<sub-space size>]] (product quantization, 4 or 8 bits, with an optional refinement stage +bits,sub-space[xN]) [default: pq:4,16+4,4x4].",
+        Description = "How the flat or IVF index stores FDEs (IVF needs int8 or pq): f32, f16, int8 or pq[:<bits>[,<sub-space size>]] (product quantization, 4 or 8 bits, with an optional refinement stage +bits,sub-space[xN]) [default: pq:4,16+4,4x4].",
         DefaultValueFactory = _ => FdeStorage.Default,
         CustomParser = result => Parse(result, ListParsers.ParseFdeStorage, FdeStorage.Default),
     };
 
-    private static Option<TokenStorage> TokenStorageOption() => new("--token-storage")
+    private static Option<TokenStorage> TokenStorageOption() => TokenStorageOption(TokenStorage.Float32);
+
+    private static Option<TokenStorage> TokenStorageOption(TokenStorage defaultValue) => new("--token-storage")
     {
-        Description = "How the index stores token vectors for reranking: f32, f16, int8 (per-coordinate scale and offset) or residual[:<bits>[,<centroids>]] (ColBERTv2-style centroid id + 1/2/4-bit residual codes; centroids default to 2^floor(log2(16 sqrt(tokens)))) [default: f32].",
-        DefaultValueFactory = _ => TokenStorage.Float32,
-        CustomParser = result => Parse(result, ListParsers.ParseTokenStorage, TokenStorage.Float32),
+        Description = $"How the index stores token vectors for reranking: f32, f16, int8 (per-coordinate scale and offset) or residual[:<bits>[,<centroids>]] (ColBERTv2-style centroid id + 1/2/4-bit residual codes; centroids default to 2^floor(log2(16 sqrt(tokens)))) [default: {defaultValue}].",
+        DefaultValueFactory = _ => defaultValue,
+        CustomParser = result => Parse(result, ListParsers.ParseTokenStorage, defaultValue),
     };
 
     private static Option<int[]> CandidatesOption() => new("--candidates")

@@ -13,8 +13,13 @@ namespace Muvera.Cli;
 /// null for SimHash), memory and storage sizes.</summary>
 internal sealed record BuiltIndex(MuveraIndex Index, double BuildSeconds, double? TrainSeconds, long MemoryBytes, string MemorySource)
 {
-    /// <summary>The flat backend's FDE storage (<c>f32</c>, <c>pq:4,4</c>, …), or null for another backend.</summary>
-    public string? FdeStorage => (Index.Backend as FlatMipsBackend)?.Storage.ToString();
+    /// <summary>The flat or IVF backend's FDE storage (<c>f32</c>, <c>pq:4,4</c>, …), or null for another backend.</summary>
+    public string? FdeStorage => Index.Backend switch
+    {
+        FlatMipsBackend flat => flat.Storage.ToString(),
+        IvfMipsBackend ivf => ivf.Storage.ToString(),
+        _ => null,
+    };
 
     /// <summary>Bytes per document's FDE, when the backend reports it.</summary>
     public long? FdeBytesPerDocument => Index.FdeBytesPerDocument;
@@ -125,7 +130,8 @@ internal static class IndexBuilder
 
     private static double PerToken(MuveraIndex index, MultiVectorStore store) => store.TokenCount == 0 ? 0 : index.TokenBytes / (double)store.TokenCount;
 
-    private static long WorkingSet()
+    /// <summary>The process working set after a full collection.</summary>
+    internal static long WorkingSet()
     {
         GC.Collect();
         GC.WaitForPendingFinalizers();

@@ -20,12 +20,28 @@ internal enum IndexKind
 
     /// <summary>A FAISS index factory string (<see cref="FaissMipsBackend"/>).</summary>
     Faiss,
+
+    /// <summary>An inverted file over the FDEs (<see cref="IvfMipsBackend"/>).</summary>
+    Ivf,
 }
 
-/// <summary>One <c>--index</c> value: <c>flat</c>, <c>hnsw[:m=16,ef=64,efc=128]</c> or <c>faiss:&lt;factory&gt;</c>.</summary>
+/// <summary>One <c>--index</c> value: <c>flat</c>, <c>ivf[:lists=256,probes=16]</c>, <c>hnsw[:m=16,ef=64,efc=128]</c> or
+/// <c>faiss:&lt;factory&gt;</c>.</summary>
 internal sealed record IndexSpec(IndexKind Kind, string Text, USearchOptions? USearch, string? FaissFactory)
 {
     public static IndexSpec Flat { get; } = new(IndexKind.Flat, "flat", null, null);
+
+    /// <summary>An IVF index with the backend's default lists and probes.</summary>
+    public static IndexSpec Ivf { get; } = new(IndexKind.Ivf, "ivf", null, null);
+
+    /// <summary>The default index of <c>bench synthetic</c>.</summary>
+    public static IndexSpec SyntheticDefault => Ivf;
+
+    /// <summary>The IVF lists (<c>lists=</c>); null: the backend's default.</summary>
+    public int? IvfLists { get; init; }
+
+    /// <summary>The IVF probes per query (<c>probes=</c>); null: the backend's default.</summary>
+    public int? IvfProbes { get; init; }
 
     /// <summary>A name for file names: the spec with every character other than letters, digits, '-' and '.' as '_'.</summary>
     public string Slug
@@ -60,6 +76,11 @@ internal sealed record IndexSpec(IndexKind Kind, string Text, USearchOptions? US
             return new IndexSpec(IndexKind.Hnsw, trimmed, ParseHnsw(trimmed), null);
         }
 
+        if (trimmed.Equals("ivf", StringComparison.OrdinalIgnoreCase) || trimmed.StartsWith("ivf:", StringComparison.OrdinalIgnoreCase))
+        {
+            return ParseIvf(trimmed);
+        }
+
         if (trimmed.StartsWith("faiss:", StringComparison.OrdinalIgnoreCase))
         {
             string factory = trimmed["faiss:".Length..].Trim();
@@ -71,11 +92,11 @@ internal sealed record IndexSpec(IndexKind Kind, string Text, USearchOptions? US
             return new IndexSpec(IndexKind.Faiss, "faiss:" + factory, null, factory);
         }
 
-        throw new CliException($"--index \"{text}\": unknown index kind; expected flat, hnsw[:m=16,ef=64,efc=128] or faiss:<factory>.");
+        throw new CliException($"--index \"{text}\": unknown index kind; expected flat, ivf[:lists=256,probes=16], hnsw[:m=16,ef=64,efc=128] or faiss:<factory>.");
     }
 
-    /// <summary>Parses a comma-separated list. FAISS factories and HNSW parameters contain commas themselves, so a piece
-    /// that does not start a new spec (<c>flat</c>, <c>hnsw</c>, <c>faiss:</c>) continues the previous one:
+    /// <summary>Parses a comma-separated list. FAISS factories, HNSW and IVF parameters contain commas themselves, so a
+    /// piece that does not start a new spec (<c>flat</c>, <c>ivf</c>, <c>hnsw</c>, <c>faiss:</c>) continues the previous one:
     /// <c>flat,hnsw:m=32,ef=128,faiss:IVF256,PQ32</c> is three specs.</summary>
     public static IndexSpec[] ParseList(string text)
     {
@@ -89,7 +110,8 @@ internal sealed record IndexSpec(IndexKind Kind, string Text, USearchOptions? US
             }
 
             bool starts = piece.Equals("flat", StringComparison.OrdinalIgnoreCase) || piece.Equals("hnsw", StringComparison.OrdinalIgnoreCase)
-                || piece.StartsWith("hnsw:", StringComparison.OrdinalIgnoreCase) || piece.StartsWith("faiss:", StringComparison.OrdinalIgnoreCase);
+                || piece.StartsWith("hnsw:", StringComparison.OrdinalIgnoreCase) || piece.StartsWith("faiss:", StringComparison.OrdinalIgnoreCase)
+                || piece.Equals("ivf", StringComparison.OrdinalIgnoreCase) || piece.StartsWith("ivf:", StringComparison.OrdinalIgnoreCase);
             if (starts || specs.Count == 0)
             {
                 specs.Add(piece);
@@ -115,7 +137,7 @@ internal sealed record IndexSpec(IndexKind Kind, string Text, USearchOptions? US
     }
 
     /// <summary>The backend, after checking that its native library loads.</summary>
-    /// <param name="storage">How a flat index stores FDEs (the other kinds ignore it).</param>
+    /// <param name="storage">How a flat or IVF index stores FDEs (the other kinds ignore it).</param>
     public MipsBackend CreateBackend(FdeStorage storage)
     {
         switch (Kind)
@@ -134,6 +156,16 @@ internal sealed record IndexSpec(IndexKind Kind, string Text, USearchOptions? US
                 }
 
                 return new FaissMipsBackend(FaissFactory!);
+            case IndexKind.Ivf:
+                try
+                {
+                    return new IvfMipsBackend(storage, IvfLists ?? IvfMipsBackend.DefaultLists) { Probes = IvfProbes ?? IvfMipsBackend.DefaultProbes };
+                }
+                catch (ArgumentException e)
+                {
+                    throw new CliException($"--index {Text}: {e.Message}", e);
+                }
+
             default:
                 // One thread per search: searches are timed one at a time on one thread, and in parallel across queries.
                 return new FlatMipsBackend(storage) { SearchParallelOptions = new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = 1 } };
@@ -141,6 +173,44 @@ internal sealed record IndexSpec(IndexKind Kind, string Text, USearchOptions? US
     }
 
     public override string ToString() => Text;
+
+    private static IndexSpec ParseIvf(string text)
+    {
+        var spec = new IndexSpec(IndexKind.Ivf, text, null, null);
+        int colon = text.IndexOf(':', StringComparison.Ordinal);
+        if (colon < 0)
+        {
+            return spec;
+        }
+
+        foreach (string parameter in text[(colon + 1)..].Split(',', StringSplitOptions.TrimEntries))
+        {
+            string[] pair = parameter.Split('=', StringSplitOptions.TrimEntries);
+            if (pair.Length != 2 || !int.TryParse(pair[1], NumberStyles.None, CultureInfo.InvariantCulture, out int value))
+            {
+                throw new CliException($"--index \"{text}\": \"{parameter}\" is not key=integer (keys lists, probes).");
+            }
+
+            if (value <= 0)
+            {
+                throw new CliException($"--index \"{text}\": {pair[0]}={value} is not positive.");
+            }
+
+            spec = pair[0].ToLowerInvariant() switch
+            {
+                "lists" => spec with { IvfLists = value },
+                "probes" => spec with { IvfProbes = value },
+                _ => throw new CliException($"--index \"{text}\": unknown IVF parameter \"{pair[0]}\" (keys lists, probes)."),
+            };
+        }
+
+        if (spec.IvfProbes > spec.IvfLists)
+        {
+            throw new CliException($"--index \"{text}\": probes={spec.IvfProbes} exceeds lists={spec.IvfLists}.");
+        }
+
+        return spec;
+    }
 
     private static USearchOptions ParseHnsw(string text)
     {

@@ -18,7 +18,12 @@ internal static class ListParsers
     public static readonly RunMode[] AllModes = [RunMode.Exact, RunMode.Muvera, RunMode.Fde, RunMode.Pooled];
 
     /// <summary><c>--candidates 10,20,50</c>: distinct positive integers, returned in ascending order.</summary>
-    public static int[] ParseCandidates(string text)
+    public static int[] ParseCandidates(string text) => ParsePositiveIntegers("--candidates", text);
+
+    /// <summary><c>--probes 4,8,16</c>: distinct positive integers, returned in ascending order.</summary>
+    public static int[] ParseProbes(string text) => ParsePositiveIntegers("--probes", text);
+
+    private static int[] ParsePositiveIntegers(string option, string text)
     {
         ArgumentNullException.ThrowIfNull(text);
         var values = new SortedSet<int>();
@@ -26,7 +31,7 @@ internal static class ListParsers
         {
             if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int value) || value <= 0)
             {
-                throw new CliException($"--candidates \"{text}\": \"{part}\" is not a positive integer.");
+                throw new CliException($"{option} \"{text}\": \"{part}\" is not a positive integer.");
             }
 
             values.Add(value);

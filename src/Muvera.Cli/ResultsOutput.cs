@@ -22,6 +22,19 @@ internal static class ResultsOutput
 
         table.AddColumn("mode");
         table.AddColumn(new TableColumn("N").RightAligned());
+        bool probes = false;
+        foreach (EvaluationReport report in reports)
+        {
+            foreach (RunResult run in report.Runs)
+            {
+                probes |= run.Probes is not null;
+            }
+        }
+
+        if (probes)
+        {
+            table.AddColumn(new TableColumn("probes").RightAligned());
+        }
         string[] quality = synthetic
             ? ["recall@10", "cand. recall@10"]
             : ["nDCG@10", "recall@100", "MRR@10", "MAP@100", "cand. recall@10"];
@@ -45,8 +58,13 @@ internal static class ResultsOutput
                     cells.Add(report.Index);
                 }
 
-                cells.Add(ListParsers.Name(run.Mode));
+                cells.Add(run.Calibrated == true ? ListParsers.Name(run.Mode) + " (calibrated)" : ListParsers.Name(run.Mode));
                 cells.Add(run.Candidates?.ToString(CultureInfo.InvariantCulture) ?? "");
+                if (probes)
+                {
+                    cells.Add(run.Probes?.ToString(CultureInfo.InvariantCulture) ?? "");
+                }
+
                 if (synthetic)
                 {
                     cells.Add(Format(run.RecallAt10));
@@ -86,6 +104,10 @@ internal static class ResultsOutput
         SavePlot(console, Path.Combine(directory, "candidate-recall.png"), path => EvaluationPlots.SaveCandidateRecallPlot(reports, path));
         SavePlot(console, Path.Combine(directory, "quality-vs-qps.png"), path => EvaluationPlots.SaveQualityVersusQpsPlot(reports, path));
     }
+
+    /// <summary>The synthetic benchmark's recall@10 against QPS chart (SVG); a failure is a warning.</summary>
+    public static void SaveRecallVersusQps(CliConsole console, string path, IReadOnlyList<EvaluationReport> reports) =>
+        SavePlot(console, path, file => EvaluationPlots.SaveRecallVersusQpsSvg(reports, file));
 
     private static void SavePlot(CliConsole console, string path, Action<string> save)
     {

@@ -115,7 +115,12 @@ public sealed class EvaluationReportTests
             {
                 "dataset", "split", "documents", "queries", "model", "fde", "index", "runs", "build_seconds", "memory_bytes",
                 "fde_storage", "fde_bytes_per_document", "token_bytes_per_document", "token_storage", "fde_train_seconds",
+                "generate_seconds", "train_seconds", "token_encode_seconds", "fde_encode_seconds", "index_build_seconds",
+                "save_seconds", "open_seconds", "first_query_seconds", "disk_bytes", "resident_bytes", "exact_queries",
+                "ground_truth_seconds", "ground_truth_cached", "calibration",
             }));
+            Assert.That(root.GetProperty("calibration").ValueKind, Is.EqualTo(JsonValueKind.Null), "synthetic only");
+            Assert.That(root.GetProperty("disk_bytes").ValueKind, Is.EqualTo(JsonValueKind.Null), "synthetic only");
             Assert.That(root.GetProperty("fde").EnumerateObject().Select(p => p.Name), Is.EqualTo(new[]
             {
                 "repetitions", "simhash_projections", "projection_dimension", "final_dimension", "output_dimension",

@@ -1,5 +1,6 @@
 // Copyright (c) Muvera contributors. Licensed under the MIT License.
 
+using System.Linq;
 using Muvera.Indexing;
 using Muvera.USearch;
 
@@ -44,6 +45,45 @@ public sealed class IndexSpecTests
         Assert.That(specs[2].FaissFactory, Is.EqualTo("IVF256,PQ32"));
     }
 
+    [Test]
+    public void Parse_Ivf_HasTheBackendDefaults()
+    {
+        IndexSpec spec = IndexSpec.Parse("ivf");
+        Assert.That(spec.Kind, Is.EqualTo(IndexKind.Ivf));
+        Assert.That(spec.Slug, Is.EqualTo("ivf"));
+        var backend = spec.CreateBackend(FdeStorage.Int8) as IvfMipsBackend;
+        Assert.That(backend, Is.Not.Null);
+        Assert.That(backend!.Kind, Is.EqualTo("ivf"));
+        Assert.That(backend.Probes, Is.EqualTo(IvfMipsBackend.DefaultProbes));
+    }
+
+    [Test]
+    public void Parse_IvfWithParameters_SetsListsAndProbes()
+    {
+        IndexSpec spec = IndexSpec.Parse("ivf:lists=64,probes=8");
+        Assert.Multiple(() =>
+        {
+            Assert.That(spec.Kind, Is.EqualTo(IndexKind.Ivf));
+            Assert.That(spec.IvfLists, Is.EqualTo(64));
+            Assert.That(spec.IvfProbes, Is.EqualTo(8));
+            Assert.That(spec.Slug, Is.EqualTo("ivf_lists_64_probes_8"));
+            Assert.That(((IvfMipsBackend)spec.CreateBackend(FdeStorage.Default)).Probes, Is.EqualTo(8));
+        });
+    }
+
+    [Test]
+    public void ParseList_IvfWithParameters_SplitsOnKinds()
+    {
+        IndexSpec[] specs = IndexSpec.ParseList("ivf:lists=64,probes=8,flat,ivf");
+        Assert.That(specs.Select(spec => spec.Text), Is.EqualTo(new[] { "ivf:lists=64,probes=8", "flat", "ivf" }));
+    }
+
+    [TestCase("ivf:lists=x", "key=integer")]
+    [TestCase("ivf:lists", "key=integer")]
+    [TestCase("ivf:nprobe=3", "unknown IVF parameter")]
+    [TestCase("ivf:lists=0", "lists=0")]
+    [TestCase("ivf:probes=0", "probes=0")]
+    [TestCase("ivf:lists=4,probes=8", "probes=8 exceeds lists=4")]
     [TestCase("annoy", "unknown index kind")]
     [TestCase("faiss:", "factory string is empty")]
     [TestCase("hnsw:m=x", "key=integer")]
