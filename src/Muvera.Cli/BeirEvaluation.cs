@@ -29,7 +29,7 @@ internal sealed record BeirSettings
 
     public FdeSpec Fde { get; init; } = FdeSpec.Recommended;
 
-    public Indexing.FdeStorage FdeStorage { get; init; } = Indexing.FdeStorage.Default;
+    public Indexing.FdeStorage? FdeStorage { get; init; }
 
     /// <summary>How the index stores token vectors (<c>--token-storage</c>).</summary>
     public TokenStorage TokenStorage { get; init; } = TokenStorage.Float32;

@@ -57,7 +57,7 @@ internal static class CliApplication
         var queryTokens = new Option<int?>("--query-max-tokens") { Description = "Query length in tokens, [CLS]/[SEP] included [default: the model's, 32 for the default model]." };
         Option<FdeSpec?> fde = FdeOption();
         Option<FdePartitioning> partitions = PartitionsOption();
-        Option<FdeStorage> fdeStorage = FdeStorageOption();
+        Option<FdeStorage?> fdeStorage = FdeStorageOption();
         Option<TokenStorage> tokenStorage = TokenStorageOption();
         var index = new Option<IndexSpec>("--index")
         {
@@ -91,7 +91,7 @@ internal static class CliApplication
                 DocumentMaxTokens = parseResult.GetValue(documentTokens),
                 QueryMaxTokens = parseResult.GetValue(queryTokens),
                 Fde = ResolveFde(parseResult.GetValue(fde), parseResult.GetValue(partitions)),
-                FdeStorage = parseResult.GetValue(fdeStorage) ?? FdeStorage.Default,
+                FdeStorage = parseResult.GetValue(fdeStorage),
                 TokenStorage = parseResult.GetValue(tokenStorage) ?? TokenStorage.Float32,
                 Index = parseResult.GetValue(index) ?? IndexSpec.Flat,
                 Candidates = parseResult.GetValue(candidates) ?? ListParsers.DefaultCandidates,
@@ -126,7 +126,7 @@ internal static class CliApplication
         };
         Option<FdeSpec?> fde = FdeOption();
         Option<FdePartitioning> partitions = PartitionsOption();
-        Option<FdeStorage> fdeStorage = FdeStorageOption();
+        Option<FdeStorage?> fdeStorage = FdeStorageOption();
         Option<TokenStorage> tokenStorage = TokenStorageOption(SyntheticSettings.DefaultTokenStorage);
         var calibrationQueries = new Option<int>("--calibration-queries") { Description = "Extra queries (not evaluated) that calibrate the candidate count and probes.", DefaultValueFactory = _ => 20 };
         var targetRecall = new Option<double>("--target-recall") { Description = "The recall of the exact top 10 among the candidates that calibration aims for, in (0, 1].", DefaultValueFactory = _ => 0.95 };
@@ -163,7 +163,7 @@ internal static class CliApplication
                 Candidates = parseResult.GetValue(candidates) ?? ListParsers.DefaultCandidates,
                 Probes = parseResult.GetValue(probes),
                 Fde = ResolveFde(parseResult.GetValue(fde), parseResult.GetValue(partitions)),
-                FdeStorage = parseResult.GetValue(fdeStorage) ?? FdeStorage.Default,
+                FdeStorage = parseResult.GetValue(fdeStorage),
                 TokenStorage = parseResult.GetValue(tokenStorage) ?? SyntheticSettings.DefaultTokenStorage,
                 CalibrationQueries = parseResult.GetValue(calibrationQueries),
                 TargetRecall = parseResult.GetValue(targetRecall),
@@ -194,11 +194,10 @@ internal static class CliApplication
     private static FdeSpec ResolveFde(FdeSpec? spec, FdePartitioning partitioning) =>
         spec is null ? FdeSpec.DefaultFor(partitioning) : spec with { Partitioning = partitioning };
 
-    private static Option<FdeStorage> FdeStorageOption() => new("--fde-storage")
+    private static Option<FdeStorage?> FdeStorageOption() => new("--fde-storage")
     {
-        Description = "How the flat or IVF index stores FDEs (IVF needs int8 or pq): f32, f16, int8 or pq[:<bits>[,<sub-space size>]] (product quantization, 4 or 8 bits, with an optional refinement stage +bits,sub-space[xN]) [default: pq:4,16+4,4x4].",
-        DefaultValueFactory = _ => FdeStorage.Default,
-        CustomParser = result => Parse(result, ListParsers.ParseFdeStorage, FdeStorage.Default),
+        Description = "How the flat or IVF index stores FDEs (IVF needs int8 or pq): f32, f16, int8 or pq[:<bits>[,<sub-space size>]] (product quantization, 4 or 8 bits, with an optional refinement stage +bits,sub-space[xN]) [default: pq:4,16+4,4x4 for flat, pq:4,16+4,8x4 for ivf].",
+        CustomParser = result => Parse<FdeStorage?>(result, text => ListParsers.ParseFdeStorage(text), null),
     };
 
     private static Option<TokenStorage> TokenStorageOption() => TokenStorageOption(TokenStorage.Float32);

@@ -138,7 +138,7 @@ internal sealed record IndexSpec(IndexKind Kind, string Text, USearchOptions? US
 
     /// <summary>The backend, after checking that its native library loads.</summary>
     /// <param name="storage">How a flat or IVF index stores FDEs (the other kinds ignore it).</param>
-    public MipsBackend CreateBackend(FdeStorage storage)
+    public MipsBackend CreateBackend(FdeStorage? storage)
     {
         switch (Kind)
         {
@@ -159,7 +159,7 @@ internal sealed record IndexSpec(IndexKind Kind, string Text, USearchOptions? US
             case IndexKind.Ivf:
                 try
                 {
-                    return new IvfMipsBackend(storage, IvfLists ?? IvfMipsBackend.DefaultLists) { Probes = IvfProbes ?? IvfMipsBackend.DefaultProbes };
+                    return new IvfMipsBackend(storage ?? IvfMipsBackend.DefaultStorage, IvfLists ?? IvfMipsBackend.DefaultLists) { Probes = IvfProbes ?? IvfMipsBackend.DefaultProbes };
                 }
                 catch (ArgumentException e)
                 {
@@ -168,7 +168,7 @@ internal sealed record IndexSpec(IndexKind Kind, string Text, USearchOptions? US
 
             default:
                 // One thread per search: searches are timed one at a time on one thread, and in parallel across queries.
-                return new FlatMipsBackend(storage) { SearchParallelOptions = new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = 1 } };
+                return new FlatMipsBackend(storage ?? FdeStorage.Default) { SearchParallelOptions = new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = 1 } };
         }
     }
 

@@ -41,7 +41,7 @@ internal sealed record SyntheticSettings
 
     public FdeSpec Fde { get; init; } = FdeSpec.Recommended;
 
-    public FdeStorage FdeStorage { get; init; } = FdeStorage.Default;
+    public FdeStorage? FdeStorage { get; init; }
 
     /// <summary>How the index stores token vectors (<c>--token-storage</c>).</summary>
     public TokenStorage TokenStorage { get; init; } = DefaultTokenStorage;
