@@ -342,6 +342,8 @@ public sealed partial class MuveraIndex : IDisposable
     /// <exception cref="ArgumentException">The lists differ in length, or a duplicate, empty or malformed id, an empty
     /// document, a wrong dimension or a bad value (the message names the id and its position).</exception>
     /// <exception cref="OperationCanceledException">The token was cancelled (the index is unchanged).</exception>
+    /// <remarks>One call encodes its documents' FDEs into one array: at most <see cref="MaxDocumentsPerAdd(int)"/>
+    /// documents per call (52,428 with the default 40,960-float FDEs); larger collections are added in several calls.</remarks>
     public void AddRange(IReadOnlyList<string> ids, IReadOnlyList<ReadOnlyMultiVector> documents, ParallelOptions parallelOptions,
         IProgress<MuveraProgress>? progress)
     {
@@ -351,6 +353,14 @@ public sealed partial class MuveraIndex : IDisposable
         if (ids.Count != documents.Count)
         {
             ThrowHelper.ThrowArgument($"ids has {ids.Count} entries but documents has {documents.Count}; they must pair up.", nameof(documents));
+        }
+
+        int fdeDimension = Options.Fde.OutputDimension;
+        if ((long)documents.Count * fdeDimension > Array.MaxLength)
+        {
+            ThrowHelper.ThrowArgument(
+                $"documents holds {documents.Count} documents, whose {fdeDimension}-float FDEs are more than one AddRange encodes at once " +
+                $"(one array of at most {Array.MaxLength} floats); add at most {MaxDocumentsPerAdd(fdeDimension)} documents per call.", nameof(documents));
         }
 
         var batchIds = new HashSet<string>(ids.Count, StringComparer.Ordinal);
@@ -1053,6 +1063,17 @@ public sealed partial class MuveraIndex : IDisposable
             : EncodeInSteps(encoder, prepared.Documents, parallelOptions, progress);
         Interlocked.Add(ref _fdeEncodingTicks, Stopwatch.GetTimestamp() - tokens);
         return prepared with { Fdes = fdes };
+    }
+
+    /// <summary>The most documents one <see cref="AddRange(IReadOnlyList{string}, IReadOnlyList{ReadOnlyMultiVector})"/>
+    /// call takes with FDEs of <paramref name="fdeDimension"/> floats: their FDEs are encoded into one array.</summary>
+    /// <param name="fdeDimension">The FDE length (<see cref="FdeOptions.OutputDimension"/>, positive).</param>
+    /// <returns><c>Array.MaxLength / fdeDimension</c>.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="fdeDimension"/> is not positive.</exception>
+    public static int MaxDocumentsPerAdd(int fdeDimension)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(fdeDimension);
+        return Array.MaxLength / fdeDimension;
     }
 
     /// <summary>Time spent so far (since the index was created or loaded) encoding tokens for storage, encoding FDEs

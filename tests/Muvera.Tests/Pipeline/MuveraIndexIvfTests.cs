@@ -86,6 +86,25 @@ public sealed class MuveraIndexIvfTests
     }
 
     [Test]
+    public void AddRange_MoreDocumentsThanOneFdeArrayHolds_FailsNamingTheLimit_AndChangesNothing()
+    {
+        // 2^22-float FDEs (64 repetitions × 2^6 partitions × 1,024): one call holds at most 511 documents' FDEs.
+        FdeOptions wide = MuveraIndexTests.SmallFde with { Repetitions = 64, SimHashProjections = 6, ProjectionDimension = 1024 };
+        Assert.That(wide.OutputDimension, Is.EqualTo(FdeOptions.MaxOutputFloats));
+        int limit = MuveraIndex.MaxDocumentsPerAdd(wide.OutputDimension);
+        Assert.That(limit, Is.EqualTo(Array.MaxLength / FdeOptions.MaxOutputFloats));
+        using var index = MuveraIndex.Create(new MuveraIndexOptions { Fde = wide });
+        var document = new ReadOnlyMultiVector(new float[MuveraIndexTests.Dimension], MuveraIndexTests.Dimension);
+        string[] ids = Enumerable.Range(0, limit + 1).Select(i => "d" + i).ToArray();
+        ReadOnlyMultiVector[] documents = Enumerable.Repeat(document, limit + 1).ToArray();
+        Assert.That(() => index.AddRange(ids, documents), Throws.ArgumentException
+            .With.Property("ParamName").EqualTo("documents")
+            .And.Message.Contains($"add at most {limit} documents per call"));
+        Assert.That(index.Count, Is.Zero);
+        Assert.That(() => MuveraIndex.MaxDocumentsPerAdd(0), Throws.InstanceOf<ArgumentOutOfRangeException>());
+    }
+
+    [Test]
     public void Train_WithASample_TrainsTheListsFromTheSample_AndAddsLaterDocumentsIntoThem()
     {
         var corpus = SyntheticCorpus.Create(500, 6, seed: 21, dimension: MuveraIndexTests.Dimension, tokens: 10, queryTokens: 6, topics: 40);
