@@ -1114,8 +1114,11 @@ public sealed partial class MuveraIndex : IDisposable
             return PrepareQuantized(documents, storage, parallelOptions);
         }
 
+        // The store's element type comes from TokenStorage when it is set (TokenStorage.Float16 with the default
+        // TokenElementType), so the rounding follows it too: FDEs must be encoded from what the store holds.
+        StoreElementType elementType = storage.Kind;
         var stored = new ReadOnlyMultiVector[documents.Count];
-        bool transform = Options.NormalizeTokens || Options.TokenElementType == StoreElementType.Float16;
+        bool transform = Options.NormalizeTokens || elementType == StoreElementType.Float16;
         for (int i = 0; i < documents.Count; i++)
         {
             if (!transform)
@@ -1125,7 +1128,7 @@ public sealed partial class MuveraIndex : IDisposable
             }
 
             float[] copy = documents[i].Span.ToArray();
-            MultiVectorStore.PrepareTokens(copy, Dimension, Options.TokenElementType, Options.NormalizeTokens, $"documents[{i}]");
+            MultiVectorStore.PrepareTokens(copy, Dimension, elementType, Options.NormalizeTokens, $"documents[{i}]");
             stored[i] = new ReadOnlyMultiVector(copy, Dimension);
         }
 

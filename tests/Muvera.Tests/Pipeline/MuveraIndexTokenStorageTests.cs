@@ -38,6 +38,24 @@ public sealed class MuveraIndexTokenStorageTests
     [TearDown]
     public void TearDown() => Directory.Delete(_root, recursive: true);
 
+    [Test]
+    public void Float16TokenStorage_SetThroughTokenStorage_EncodesFdesFromTheRoundedTokens_SoTheSavedIndexLoads()
+    {
+        // TokenStorage.Float16 with the default TokenElementType (Float32): the store holds half precision, and the
+        // FDEs must come from those values, or Load's stored-FDE check refuses the index.
+        using MuveraIndex index = MuveraIndexTests.BuildSmall(out SyntheticCorpus corpus, tokenStorage: TokenStorage.Float16);
+        using MuveraIndex viaElementType = MuveraIndexTests.BuildSmall(out _, tokens: StoreElementType.Float16);
+        string directory = Path.Combine(_root, "f16");
+        index.Save(directory);
+        using MuveraIndex loaded = MuveraIndex.Load(directory);
+        foreach (ReadOnlyMultiVector query in corpus.Queries)
+        {
+            MuveraSearchHit[] expected = viaElementType.Search(query, 10, new MuveraSearchOptions { Candidates = 20 });
+            Assert.That(index.Search(query, 10, new MuveraSearchOptions { Candidates = 20 }), Is.EqualTo(expected));
+            Assert.That(loaded.Search(query, 10, new MuveraSearchOptions { Candidates = 20 }), Is.EqualTo(expected));
+        }
+    }
+
     [TestCaseSource(nameof(Quantized))]
     public void AddRange_FirstBatch_TrainsAndFdesAreThoseOfTheStoredReconstruction(TokenStorage storage)
     {
