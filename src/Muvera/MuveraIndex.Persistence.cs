@@ -434,7 +434,7 @@ public sealed partial class MuveraIndex
 
                 // The token store's header holds the checksums of its offsets, codebook and block table, and the table
                 // those of its data blocks: hashing the header alone here chains to every byte without reading them.
-                long? prefix = HashedPrefix(name);
+                long? prefix = HashedPrefix(name, _mips);
                 (long length, ulong hash) = HashFile(path, prefix);
                 manifest.Files.Add(new ManifestFile { Name = name, Length = length, Fnv1a64 = Hex(hash), HashedBytes = prefix });
             }
@@ -746,7 +746,7 @@ public sealed partial class MuveraIndex
             Invalid(file is null || !expected.Remove(file.Name), $"the manifest lists an unexpected or repeated file \"{file?.Name}\"");
             string path = Path.Combine(versionDirectory, file!.Name);
             Invalid(!File.Exists(path), $"the file '{path}' is missing");
-            Invalid(file.HashedBytes is long prefix && prefix != HashedPrefix(file.Name),
+            Invalid(file.HashedBytes is long prefix && prefix != HashedPrefix(file.Name) && !(file.Name == FlatFileName && prefix == QuantizedMipsIndex.HeaderLength),
                 $"the manifest hashes only the first {file.HashedBytes} bytes of '{file.Name}'; only the token store's {MultiVectorStore.HeaderLengthV2}-byte header and the IVF file's {IvfMipsIndex.HeaderLength}-byte header are hashed so");
             (long length, ulong hash) = HashFile(path, file.HashedBytes);
             Invalid(length != file.Length, $"the file '{path}' has {length} bytes; the manifest says {file.Length}");
@@ -967,6 +967,13 @@ public sealed partial class MuveraIndex
         IvfFileName => IvfMipsIndex.HeaderLength,
         _ => null,
     };
+
+    // At save: the quantized flat index (format version 2) checks its sections with XxHash3 as it loads, so its
+    // manifest entry covers only its header too; older files and the float flat index keep their whole-file hash.
+    private static long? HashedPrefix(string name, IMipsIndex mips) =>
+        name == FlatFileName && mips is QuantizedMipsIndex ? QuantizedMipsIndex.HeaderLength : HashedPrefix(name);
+
+    private const string FlatFileName = "fde.flat";
 
     private const string IvfFileName = "fde.ivf";
 

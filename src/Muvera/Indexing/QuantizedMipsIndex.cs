@@ -4,6 +4,7 @@ using System;
 using System.Buffers.Binary;
 using System.Collections.Generic;
 using System.IO;
+using System.IO.Hashing;
 using System.Threading;
 using System.Threading.Tasks;
 using Muvera.Indexing.Codecs;
@@ -38,7 +39,7 @@ namespace Muvera.Indexing;
 public sealed class QuantizedMipsIndex : IMipsIndex
 {
     internal const int HeaderLength = 64;
-    internal const ushort FormatVersion = 1;
+    internal const ushort FormatVersion = 2;
     private const ushort TrainedFlag = 1;
     private const int ChunkBytes = 1 << 26;
     private const long ParallelBytes = 1L << 22;
@@ -385,7 +386,8 @@ public sealed class QuantizedMipsIndex : IMipsIndex
             throw new InvalidDataException("Quantized index is truncated: the header is incomplete.");
         }
 
-        (FdeStorage storage, int dimension, int count, bool trained) = ReadHeader(header);
+        (FdeStorage storage, int dimension, int count, bool trained, ushort version) = ReadHeader(header);
+        bool xxHash = version >= 2;
         (int blockRows, int blockBytes) = FdeCodec.BlockShape(storage, dimension);
         long parameterLength = trained ? FdeCodec.ExpectedParameterLength(storage, dimension) : 0;
         long dataLength = trained
@@ -408,18 +410,18 @@ public sealed class QuantizedMipsIndex : IMipsIndex
             }
         }
 
-        byte[] parameters = ReadSection(stream, parameterLength, "quantizer parameters (codebook)")[0];
+        byte[] parameters = ReadSection(stream, parameterLength, "quantizer parameters (codebook)", xxHash)[0];
         QuantizedMipsIndex index;
         if (trained)
         {
             FdeCodec codec = FdeCodec.Read(storage, dimension, parameters);
             index = new QuantizedMipsIndex(codec);
-            index.LoadCodes(stream, count, dataLength);
+            index.LoadCodes(stream, count, dataLength, xxHash);
         }
         else
         {
             index = new QuantizedMipsIndex(dimension, storage);
-            List<byte[]> pieces = ReadSection(stream, dataLength, "float vectors", dimension * sizeof(float));
+            List<byte[]> pieces = ReadSection(stream, dataLength, "float vectors", xxHash, dimension * sizeof(float));
             foreach (byte[] piece in pieces)
             {
                 ReadOnlySpan<float> rows = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(piece);
@@ -697,7 +699,7 @@ public sealed class QuantizedMipsIndex : IMipsIndex
         }
     }
 
-    private void LoadCodes(Stream stream, int count, long dataLength)
+    private void LoadCodes(Stream stream, int count, long dataLength, bool xxHash)
     {
         if (count > 0)
         {
@@ -711,7 +713,7 @@ public sealed class QuantizedMipsIndex : IMipsIndex
             targets.Add(_chunks[start / _rowsPerChunk].AsMemory(0, BlocksFor(rows) * _codec!.BlockBytes));
         }
 
-        ReadSectionInto(stream, dataLength, targets, "codes");
+        ReadSectionInto(stream, dataLength, targets, "codes", xxHash);
         _count = count;
     }
 
@@ -736,7 +738,7 @@ public sealed class QuantizedMipsIndex : IMipsIndex
         BinaryPrimitives.WriteUInt64LittleEndian(header[56..], Fnv64.Append(Fnv64.Basis, header[..56]));
     }
 
-    private static (FdeStorage Storage, int Dimension, int Count, bool Trained) ReadHeader(ReadOnlySpan<byte> header)
+    private static (FdeStorage Storage, int Dimension, int Count, bool Trained, ushort Version) ReadHeader(ReadOnlySpan<byte> header)
     {
         if (!header[..8].SequenceEqual(s_magic))
         {
@@ -744,9 +746,9 @@ public sealed class QuantizedMipsIndex : IMipsIndex
         }
 
         ushort version = BinaryPrimitives.ReadUInt16LittleEndian(header[8..]);
-        if (version != FormatVersion)
+        if (version is not (1 or FormatVersion))
         {
-            throw new InvalidDataException($"Quantized index format version {version} is not supported (this library reads version {FormatVersion}).");
+            throw new InvalidDataException($"Quantized index format version {version} is not supported (this library reads versions 1 and {FormatVersion}).");
         }
 
         if (BinaryPrimitives.ReadUInt64LittleEndian(header[56..]) != Fnv64.Append(Fnv64.Basis, header[..56]))
@@ -802,28 +804,29 @@ public sealed class QuantizedMipsIndex : IMipsIndex
             throw new InvalidDataException($"Quantized index header is invalid: dimension {dimension}, count {count}.");
         }
 
-        return (storage, dimension, (int)count, (flags & TrainedFlag) != 0);
+        return (storage, dimension, (int)count, (flags & TrainedFlag) != 0, version);
     }
 
-    // A section: u64 length, u64 FNV-1a 64 of the bytes, the bytes; `pieces` is called twice (to hash, then to write).
+    // A section: u64 length, u64 checksum of the bytes (XxHash3 since format version 2, FNV-1a 64 in version 1), the
+    // bytes; `pieces` is called twice (to hash, then to write).
     private static void WriteSection(Stream stream, Action<ByteSink> pieces)
     {
         long length = 0;
-        ulong checksum = Fnv64.Basis;
+        var hash = new XxHash3();
         pieces(piece =>
         {
             length += piece.Length;
-            checksum = Fnv64.Append(checksum, piece);
+            hash.Append(piece);
         });
         Span<byte> prefix = stackalloc byte[16];
         BinaryPrimitives.WriteInt64LittleEndian(prefix, length);
-        BinaryPrimitives.WriteUInt64LittleEndian(prefix[8..], checksum);
+        BinaryPrimitives.WriteUInt64LittleEndian(prefix[8..], hash.GetCurrentHashAsUInt64());
         stream.Write(prefix);
         pieces(stream.Write);
     }
 
     // Reads a section into pieces of at most 64 MB, each a multiple of `granularity` bytes.
-    private static List<byte[]> ReadSection(Stream stream, long expectedLength, string what, int granularity = 1)
+    private static List<byte[]> ReadSection(Stream stream, long expectedLength, string what, bool xxHash, int granularity = 1)
     {
         var pieces = new List<byte[]>();
         var targets = new List<Memory<byte>>();
@@ -841,11 +844,11 @@ public sealed class QuantizedMipsIndex : IMipsIndex
             }
         }
 
-        ReadSectionInto(stream, expectedLength, targets, what);
+        ReadSectionInto(stream, expectedLength, targets, what, xxHash);
         return pieces;
     }
 
-    private static void ReadSectionInto(Stream stream, long expectedLength, List<Memory<byte>> targets, string what)
+    private static void ReadSectionInto(Stream stream, long expectedLength, List<Memory<byte>> targets, string what, bool xxHash)
     {
         Span<byte> prefix = stackalloc byte[16];
         if (stream.ReadAtLeast(prefix, 16, throwOnEndOfStream: false) < 16)
@@ -859,7 +862,8 @@ public sealed class QuantizedMipsIndex : IMipsIndex
             throw new InvalidDataException($"Quantized index {what} section has length {length}; the header implies {expectedLength}.");
         }
 
-        ulong checksum = Fnv64.Basis;
+        ulong fnv = Fnv64.Basis;
+        var hash = new XxHash3();
         foreach (Memory<byte> target in targets)
         {
             if (stream.ReadAtLeast(target.Span, target.Length, throwOnEndOfStream: false) < target.Length)
@@ -867,10 +871,17 @@ public sealed class QuantizedMipsIndex : IMipsIndex
                 throw new InvalidDataException($"Quantized index is truncated inside its {what}.");
             }
 
-            checksum = Fnv64.Append(checksum, target.Span);
+            if (xxHash)
+            {
+                hash.Append(target.Span);
+            }
+            else
+            {
+                fnv = Fnv64.Append(fnv, target.Span);
+            }
         }
 
-        if (checksum != BinaryPrimitives.ReadUInt64LittleEndian(prefix[8..]))
+        if ((xxHash ? hash.GetCurrentHashAsUInt64() : fnv) != BinaryPrimitives.ReadUInt64LittleEndian(prefix[8..]))
         {
             throw new InvalidDataException($"Quantized index {what} checksum mismatch: the {what} are corrupt.");
         }

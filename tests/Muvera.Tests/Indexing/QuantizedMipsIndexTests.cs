@@ -412,9 +412,49 @@ public sealed class QuantizedMipsIndexTests
             : (0.5 * prepared.Step * ((ProductQuantizer)codec).Subspaces) + 1e-3;
     }
 
-    private static void RewriteSectionChecksum(byte[] file, int prefixOffset, int length)
+    // Format version 2: sections carry XxHash3 (64-bit, seed 0); version 1 carried FNV-1a 64.
+    private static void RewriteSectionChecksum(byte[] file, int prefixOffset, int length, bool version1 = false)
     {
-        ulong hash = TestVectors.Fnv1a64(file.AsSpan(prefixOffset + 16, length));
+        ReadOnlySpan<byte> bytes = file.AsSpan(prefixOffset + 16, length);
+        ulong hash = version1 ? TestVectors.Fnv1a64(bytes) : System.IO.Hashing.XxHash3.HashToUInt64(bytes);
         BitConverter.GetBytes(hash).CopyTo(file, prefixOffset + 8);
+    }
+
+    [Test]
+    public void Load_ReadsFormatVersion1_WithFnvSectionChecksums()
+    {
+        float[] vectors = Vectors(400, seed: 21);
+        using var index = new QuantizedMipsIndex(Dimension, FdeStorage.ProductQuantization().WithRefinement(4, 4, 2) with { TrainingRows = 300 });
+        index.Add(vectors);
+        string path = Path.Combine(_directory, "v2.idx");
+        index.Save(path);
+        byte[] file = File.ReadAllBytes(path);
+        Assert.That(BitConverter.ToUInt16(file, 8), Is.EqualTo(2), "version 2 is written");
+
+        // The same file as version 1 wrote it: FNV-1a 64 over each section, the version field 1.
+        BitConverter.GetBytes((ushort)1).CopyTo(file, 8);
+        BitConverter.GetBytes(TestVectors.Fnv1a64(file.AsSpan(0, 56))).CopyTo(file, 56);
+        int offset = QuantizedMipsIndex.HeaderLength;
+        for (int section = 0; section < 2; section++)
+        {
+            int length = (int)BitConverter.ToInt64(file, offset);
+            RewriteSectionChecksum(file, offset, length, version1: true);
+            offset += 16 + length;
+        }
+
+        Assert.That(offset, Is.EqualTo(file.Length));
+        string old = Path.Combine(_directory, "v1.idx");
+        File.WriteAllBytes(old, file);
+        using QuantizedMipsIndex loaded = QuantizedMipsIndex.Load(old);
+        float[] query = Vectors(1, seed: 22);
+        var expected = new ScoredId[10];
+        var got = new ScoredId[10];
+        index.Search(query, 10, expected);
+        loaded.Search(query, 10, got);
+        Assert.That(got, Is.EqualTo(expected));
+
+        file[offset - 3] ^= 1;
+        File.WriteAllBytes(old, file);
+        Assert.That(() => QuantizedMipsIndex.Load(old), Throws.InstanceOf<InvalidDataException>().With.Message.Contains("codes checksum mismatch"));
     }
 }
