@@ -196,7 +196,7 @@ internal static class CliApplication
 
     private static Option<FdeStorage?> FdeStorageOption() => new("--fde-storage")
     {
-        Description = "How the flat or IVF index stores FDEs (IVF needs int8 or pq): f32, f16, int8 or pq[:<bits>[,<sub-space size>]] (product quantization, 4 or 8 bits, with an optional refinement stage +bits,sub-space[xN]) [default: pq:4,16+4,4x4 for flat, pq:4,16+4,8x4 for ivf].",
+        Description = "How the flat or IVF index stores FDEs (IVF needs int8 or pq): f32, f16, int8 or pq[:<bits>[,<sub-space size>]] (product quantization, 4 or 8 bits, with an optional refinement stage +bits,sub-space[xN]) [default for flat: pq:4,16+4,4x4 in beir, pq:4,64+4,8x16 in bench synthetic; for ivf: pq:4,16+4,8x4].",
         CustomParser = result => Parse<FdeStorage?>(result, text => ListParsers.ParseFdeStorage(text), null),
     };
 

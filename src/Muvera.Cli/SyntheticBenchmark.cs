@@ -41,6 +41,8 @@ internal sealed record SyntheticSettings
 
     public FdeSpec Fde { get; init; } = FdeSpec.Recommended;
 
+    /// <summary>How FDEs are stored (<c>--fde-storage</c>); null: <see cref="SyntheticBenchmark.DefaultFdeStorage"/>
+    /// for the flat index, the IVF backend's own default for IVF.</summary>
     public FdeStorage? FdeStorage { get; init; }
 
     /// <summary>How the index stores token vectors (<c>--token-storage</c>).</summary>
@@ -69,6 +71,14 @@ internal sealed record SyntheticSettings
 /// the stored tokens (computed once and cached).</summary>
 internal static class SyntheticBenchmark
 {
+    /// <summary>The flat index's FDE storage in <c>bench synthetic</c> unless <c>--fde-storage</c> says otherwise
+    /// (<c>pq:4,64+4,8x16</c>): a 4-bit scan over 64-float groups (320 bytes per 40,960-float FDE, a quarter of the
+    /// library default's 1,280) and a 4-bit refinement over 8-float groups re-scoring 16·N candidates (2,560 bytes):
+    /// 2,880 bytes per document, so a million documents' FDEs take 2.9 GB beside 2.9 GB of residual:2 tokens, and a
+    /// search scans 320 MB. At 100,000 documents it kept the library default's candidate recall (0.957 at N = 200;
+    /// 8-bit refinement codes did no better and encoded 2.5x slower); bench/results/2026-12-07-one-million.md.</summary>
+    public static Indexing.FdeStorage DefaultFdeStorage { get; } = Indexing.FdeStorage.ProductQuantization(4, 64).WithRefinement(4, 8, 16);
+
     private const int TopK = 10;
 
     // Documents generated and added per AddRange: 4,096 documents of 80 × 128 floats are 168 MB of tokens, and 4,096
@@ -113,7 +123,7 @@ internal static class SyntheticBenchmark
         var backends = new MipsBackend[settings.Indexes.Count];
         for (int i = 0; i < backends.Length; i++)
         {
-            backends[i] = settings.Indexes[i].CreateBackend(settings.FdeStorage);
+            backends[i] = settings.Indexes[i].CreateBackend(settings.FdeStorage ?? (settings.Indexes[i].Kind == IndexKind.Flat ? DefaultFdeStorage : null));
         }
 
         var corpus = new SyntheticCorpus(corpusOptions);

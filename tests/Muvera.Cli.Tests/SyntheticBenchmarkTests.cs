@@ -45,7 +45,7 @@ public sealed class SyntheticBenchmarkTests
             Assert.That(report.Fde!.Repetitions, Is.EqualTo(20));
             Assert.That(report.BuildSeconds, Is.GreaterThan(0));
             Assert.That(report.MemoryBytes, Is.GreaterThan(0));
-            Assert.That(report.FdeStorage, Is.EqualTo("pq:4,16+4,4x4"), "the default storage");
+            Assert.That(report.FdeStorage, Is.EqualTo("pq:4,64+4,8x16"), "bench synthetic's default flat storage (SyntheticBenchmark.DefaultFdeStorage)");
             Assert.That(report.FdeBytesPerDocument, Is.EqualTo(4L * report.Fde!.OutputDimension), "300 documents are below the 1,024 the quantizer trains on: float32 until then");
             Assert.That(report.TokenBytesPerDocument, Is.EqualTo(8L * 16 * 4));
             Assert.That(report.Runs.Select(r => (r.Mode, r.Candidates)), Is.EqualTo(new (RunMode, int?)[]
