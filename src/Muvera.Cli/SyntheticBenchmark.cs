@@ -17,10 +17,11 @@ namespace Muvera.Cli;
 /// <summary>The settings of <c>muvera bench synthetic</c>.</summary>
 internal sealed record SyntheticSettings
 {
-    /// <summary>The default token storage: 2-bit residuals over 1,024 centroids. At a million documents of 80 tokens,
-    /// float32 tokens are 41 GB, and the centroid count of ColBERTv2's rule (up to 65,536) makes encoding 80 million
-    /// tokens far slower; 1,024 centroids keep it to minutes on 2 cores.</summary>
-    public static TokenStorage DefaultTokenStorage { get; } = TokenStorage.Residual(2, 1024);
+    /// <summary>The default token storage: 1-bit residuals over 1,024 centroids (20 bytes per 128-float token). At a
+    /// million documents of 80 tokens, float32 tokens are 41 GB, and 2-bit residuals (36 bytes per token, 2.9 GB) exceed
+    /// the 2 GB of codes an in-memory <see cref="MultiVectorStore"/> holds; the centroid count of ColBERTv2's rule (up to
+    /// 65,536) makes encoding 80 million tokens far slower, and 1,024 centroids keep it to minutes on 2 cores.</summary>
+    public static TokenStorage DefaultTokenStorage { get; } = TokenStorage.Residual(1, 1024);
 
     public int Documents { get; init; } = 100_000;
 
